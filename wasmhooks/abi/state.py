@@ -1,0 +1,151 @@
+"""What one hook call sees and changes, independent of any web framework.
+
+The Django layer fills a `HookCall` from the request (through a `RequestSource`) and applies
+what the guest changed once the call has succeeded; a failed call's changes are simply
+dropped with the `HookCall`, so nothing half-done reaches the request or the response.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# RFC 9110 token characters.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def valid_header_name(name: str) -> bool:
+    return bool(_HEADER_NAME.match(name))
+
+
+def valid_header_value(value: str) -> bool:
+    return not _FORBIDDEN_IN_VALUE.search(value)
+
+
+class Phase(enum.Enum):
+    REQUEST = "on_request"
+    RESPONSE = "on_response"
+    CALL = "call"
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the size the site accepts."""
+
+
+class NotAnInteger(Exception):
+    """`kv_incr` met a value that is not a decimal integer."""
+
+
+class RequestSource(Protocol):
+    """The incoming request, read-only. The Django layer implements it."""
+
+    def method(self) -> str: ...
+    def path(self) -> str: ...
+    def query(self) -> str: ...
+    def headers(self) -> Mapping[str, str]:
+        """Header values by lower-case name; repeated headers already joined with ", "."""
+        ...
+    def body(self) -> bytes:
+        """Raises `BodyTooLarge` past the site's limit."""
+        ...
+    def client_ip(self) -> str: ...
+    def user(self) -> str | None: ...
+    def context(self) -> Mapping[str, str]: ...
+
+
+class KeyValueStore(Protocol):
+    """A key-value store shared across processes, already namespaced for one module."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def set(self, key: bytes, value: bytes, ttl_seconds: int) -> None: ...
+    def incr(self, key: bytes, delta: int) -> int:
+        """Atomic; a missing key starts at 0. Raises `NotAnInteger`."""
+        ...
+    def delete(self, key: bytes) -> bool: ...
+
+
+@dataclass
+class ResponseDraft:
+    """The response as a guest sees it: the one it is building, or the view's.
+
+    `operations` records every header change in order so it can be replayed on a real
+    response; `headers` is the resulting view the guest reads.
+    """
+
+    status: int | None = None
+    headers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    body: bytes | None = b""
+    body_changed: bool = False
+    status_changed: bool = False
+    operations: list[tuple[str, str, str]] = field(default_factory=list)
+    streaming: bool = False
+
+    def set_header(self, name: str, value: str) -> None:
+        self.headers[name.lower()] = (name, value)
+        self.operations.append(("set", name, value))
+
+    def add_header(self, name: str, value: str) -> None:
+        existing = self.headers.get(name.lower())
+        joined = f"{existing[1]}, {value}" if existing else value
+        self.headers[name.lower()] = (existing[0] if existing else name, joined)
+        self.operations.append(("add", name, value))
+
+    def remove_header(self, name: str) -> bool:
+        if self.headers.pop(name.lower(), None) is None:
+            return False
+        self.operations.append(("remove", name, ""))
+        return True
+
+
+@dataclass
+class HookCall:
+    """The state of one guest call: inputs, and the changes it made so far."""
+
+    phase: Phase
+    module: str
+    request: RequestSource | None = None
+    response: ResponseDraft = field(default_factory=ResponseDraft)
+    route_params: Mapping[str, str | None] = field(default_factory=dict)
+    config: bytes = b""
+    input: bytes = b""
+    output: bytearray = field(default_factory=bytearray)
+    kv: KeyValueStore | None = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("wasmhooks.guest"))
+    request_header_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Pending request header changes by lower-case name: (name, value), value None = removed."""
+    context_changes: dict[str, str] = field(default_factory=dict)
+    _headers: Mapping[str, str] | None = None
+
+    def request_headers(self) -> dict[str, str]:
+        """The request headers with this call's pending changes applied."""
+        if self._headers is None:
+            self._headers = self.request.headers() if self.request is not None else {}
+        if not self.request_header_changes:
+            return dict(self._headers)
+        merged = dict(self._headers)
+        for lower, (_name, value) in self.request_header_changes.items():
+            if value is None:
+                merged.pop(lower, None)
+            else:
+                merged[lower] = value
+        return merged
+
+    def request_header(self, lower_name: str) -> str | None:
+        change = self.request_header_changes.get(lower_name)
+        if change is not None:
+            return change[1]
+        if self._headers is None:
+            self._headers = self.request.headers() if self.request is not None else {}
+        return self._headers.get(lower_name)
+
+    def context_value(self, key: str) -> str | None:
+        if key in self.context_changes:
+            return self.context_changes[key]
+        if self.request is None:
+            return None
+        return self.request.context().get(key)

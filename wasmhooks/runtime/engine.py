@@ -1,0 +1,110 @@
+"""The process-wide wasmtime Engine and the ticker that drives its epoch.
+
+One Engine serves every module and thread in a process. Epoch interruption gives each call a
+wall-clock deadline: a single daemon thread bumps the epoch every `TICK_SECONDS`, and each call
+re-arms its own deadline relative to the current epoch, so one guest's timeout never cuts
+another short. Fuel is always enabled so a binding may add an instruction budget; calls without
+one get an effectively endless supply.
+
+After `fork()` the child drops the Engine (its worker threads did not survive the fork) and
+starts a fresh one on first use; a generation number tells pools and caches to drop what they
+built against the old Engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+from importlib.metadata import version
+
+import wasmtime
+
+TICK_SECONDS = 0.005
+UNLIMITED_FUEL = 2**63 - 1
+
+_lock = threading.Lock()
+_engine: wasmtime.Engine | None = None
+_ticker: _EpochTicker | None = None
+_generation = 0
+
+# Every engine setting that changes the compiled code goes into the fingerprint, so an
+# artifact serialized under other settings (or another wasmtime) is never deserialized.
+_ENGINE_SETTINGS = {
+    "epoch_interruption": True,
+    "consume_fuel": True,
+    "cranelift_opt_level": "speed",
+}
+
+
+def _build_config() -> wasmtime.Config:
+    config = wasmtime.Config()
+    config.epoch_interruption = _ENGINE_SETTINGS["epoch_interruption"]
+    config.consume_fuel = _ENGINE_SETTINGS["consume_fuel"]
+    config.cranelift_opt_level = _ENGINE_SETTINGS["cranelift_opt_level"]
+    return config
+
+
+class _EpochTicker(threading.Thread):
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        super().__init__(name="wasmhooks-epoch", daemon=True)
+        self._engine = engine
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(TICK_SECONDS):
+            self._engine.increment_epoch()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def get_engine() -> wasmtime.Engine:
+    """Return this process's Engine, creating it and starting the epoch ticker on first use."""
+    engine = _engine
+    if engine is not None:
+        return engine
+    return _start()
+
+
+def _start() -> wasmtime.Engine:
+    global _engine, _ticker
+    with _lock:
+        if _engine is None:
+            _engine = wasmtime.Engine(_build_config())
+            _ticker = _EpochTicker(_engine)
+            _ticker.start()
+        return _engine
+
+
+def generation() -> int:
+    """A number that changes whenever the Engine is replaced (after a fork)."""
+    return _generation
+
+
+def deadline_ticks(timeout_ms: float) -> int:
+    """The epoch deadline that stops a call no sooner than `timeout_ms` and at most one tick later.
+
+    One tick is added because the next tick may come at any moment after the deadline is set.
+    """
+    return max(1, math.ceil(timeout_ms / 1000 / TICK_SECONDS)) + 1
+
+
+def fingerprint() -> str:
+    """A short digest of the wasmtime version and engine settings that shape compiled code."""
+    described = f"wasmtime={version('wasmtime')};" + ";".join(
+        f"{key}={value}" for key, value in sorted(_ENGINE_SETTINGS.items())
+    )
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+def _reset_after_fork() -> None:
+    global _engine, _ticker, _generation, _lock
+    _lock = threading.Lock()
+    _engine = None
+    _ticker = None
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,121 @@
+"""`WasmHost`: compiles modules and runs their exports, keeping warm instances per thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import wasmtime
+
+from . import engine as engine_module
+from . import lowlevel
+from .compiled import CompiledModule, ModuleCache
+from .frame import current_frame
+from .instance import GuestInstance, Limits, WasiConfigFactory
+
+_PoolKey = tuple[str, int, str]
+
+
+class WasmHost:
+    """The host side of every guest: host functions, compiled modules and instance pools.
+
+    Instances are reused on the thread that created them, for the same module, memory cap and
+    label; a Store is therefore never touched by two threads. `isolate=True` gives one call a
+    fresh instance that is dropped afterwards.
+    """
+
+    def __init__(
+        self,
+        host_functions: Sequence[lowlevel.HostFunction],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        signing_key: bytes = b"",
+        wasi_config: WasiConfigFactory | None = None,
+        instances_per_thread: int = 64,
+    ) -> None:
+        self.host_functions = tuple(host_functions)
+        self.modules = ModuleCache(cache_dir, signing_key)
+        self.wasi_config = wasi_config
+        self.instances_per_thread = instances_per_thread
+        self._linker: wasmtime.Linker | None = None
+        self._linker_generation = -1
+        self._linker_lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def linker(self) -> wasmtime.Linker:
+        """The Linker holding every host function (and WASI), built once per Engine."""
+        linker = self._linker
+        if linker is not None and self._linker_generation == engine_module.generation():
+            return linker
+        with self._linker_lock:
+            if self._linker is None or self._linker_generation != engine_module.generation():
+                linker = wasmtime.Linker(engine_module.get_engine())
+                lowlevel.define_host_functions(linker, self.host_functions, current_frame)
+                if self.wasi_config is not None:
+                    linker.define_wasi()
+                self._linker = linker
+                self._linker_generation = engine_module.generation()
+            assert self._linker is not None
+            return self._linker
+
+    def compile(self, wasm: bytes) -> CompiledModule:
+        """Compile `wasm` (cached). Raises `ModuleInvalid` when it is not a valid module."""
+        return self.modules.load(wasm)
+
+    def call(
+        self,
+        compiled: CompiledModule,
+        function: str,
+        *,
+        limits: Limits,
+        state: Any = None,
+        label: str = "",
+        isolate: bool = False,
+    ) -> int:
+        """Run `function` of `compiled` and return its i32 result.
+
+        Raises the `HookError` that matches any failure; the instance that failed is dropped.
+        """
+        instance = self._acquire(compiled, limits, state, label, isolate)
+        try:
+            return instance.call(function, limits, state)
+        finally:
+            if not isolate and not instance.broken:
+                self._release(instance, label)
+
+    def instance_count(self) -> int:
+        """How many warm instances this thread keeps."""
+        return len(self._pool())
+
+    def clear_thread_pool(self) -> None:
+        """Drop this thread's warm instances."""
+        self._pool().clear()
+
+    def _pool(self) -> OrderedDict[_PoolKey, GuestInstance]:
+        pool: OrderedDict[_PoolKey, GuestInstance] | None = getattr(self._local, "pool", None)
+        generation = engine_module.generation()
+        if pool is None or getattr(self._local, "generation", None) != generation:
+            pool = OrderedDict()
+            self._local.pool = pool
+            self._local.generation = generation
+        return pool
+
+    def _acquire(
+        self, compiled: CompiledModule, limits: Limits, state: Any, label: str, isolate: bool
+    ) -> GuestInstance:
+        if not isolate:
+            # Taken out while in use, so a re-entrant call on this thread gets its own.
+            instance = self._pool().pop((compiled.sha256, limits.memory_bytes, label), None)
+            if instance is not None:
+                return instance
+        return GuestInstance(self.linker, compiled, limits, self.wasi_config, label, state)
+
+    def _release(self, instance: GuestInstance, label: str) -> None:
+        pool = self._pool()
+        pool[(instance.compiled.sha256, instance.memory_bytes, label)] = instance
+        while len(pool) > self.instances_per_thread:
+            pool.popitem(last=False)

@@ -1,0 +1,172 @@
+"""A guest instance: one Store, one instantiated module, and the limits it runs under."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+
+from . import engine as engine_module
+from . import lowlevel
+from .compiled import CompiledModule
+from .errors import (
+    HookABIError,
+    HookError,
+    HookFuelExhausted,
+    HookHostError,
+    HookMemoryExceeded,
+    HookTimeout,
+    HookTrap,
+)
+from .frame import CallFrame, GuestFault
+
+PAGE_BYTES = 65536
+WasiConfigFactory = Callable[[], wasmtime.WasiConfig]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call may use: wall-clock time, linear memory, and optionally fuel."""
+
+    timeout_ms: float = 50
+    memory_bytes: int = 32 * 1024 * 1024
+    fuel: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout_ms <= 0:
+            raise ValueError("timeout_ms must be positive")
+        if self.memory_bytes <= 0:
+            raise ValueError("memory_bytes must be positive")
+        if self.fuel is not None and self.fuel <= 0:
+            raise ValueError("fuel must be positive or None")
+
+
+class GuestInstance:
+    """An instantiated module in its own Store; never used by two threads at once.
+
+    After any failure the instance must be dropped (`broken` is set): its memory and globals
+    may be half-updated.
+    """
+
+    def __init__(
+        self,
+        linker: wasmtime.Linker,
+        compiled: CompiledModule,
+        limits: Limits,
+        wasi_config: WasiConfigFactory | None,
+        label: str,
+        state: Any = None,
+    ) -> None:
+        """Instantiate `compiled` and run its `_initialize`, if any, under `limits`.
+
+        Raises `HookMemoryExceeded` when the module's declared memory exceeds the cap, and
+        any other `HookError` when its start function or `_initialize` fails.
+        """
+        self.compiled = compiled
+        self.label = label
+        self.memory_bytes = limits.memory_bytes
+        self.broken = False
+        declared = max(compiled.memories.values(), default=0)
+        if declared > limits.memory_bytes:
+            raise HookMemoryExceeded(
+                f"module declares {declared} bytes of memory, over the cap of "
+                f"{limits.memory_bytes}",
+                module=label,
+            )
+        self.store = wasmtime.Store(engine_module.get_engine())
+        self.store.set_limits(memory_size=limits.memory_bytes)
+        if wasi_config is not None and "wasi_snapshot_preview1" in compiled.import_modules:
+            self.store.set_wasi(wasi_config())
+        self._funcs: dict[str, wasmtime.Func] = {}
+        self.memory: wasmtime.Memory | None = None
+
+        frame = CallFrame(state, None, label, "(instantiate)")
+        self._arm(limits)
+        with frame:
+            try:
+                self.instance = linker.instantiate(self.store, compiled.module)
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                raise self._failure(exc, frame) from None
+        memory = self.instance.exports(self.store).get("memory")
+        self.memory = memory if isinstance(memory, wasmtime.Memory) else None
+        if "_initialize" in compiled.functions:
+            self.call("_initialize", limits, state)
+
+    def _arm(self, limits: Limits) -> None:
+        self.store.set_epoch_deadline(engine_module.deadline_ticks(limits.timeout_ms))
+        self.store.set_fuel(limits.fuel if limits.fuel is not None else engine_module.UNLIMITED_FUEL)
+
+    def has_function(self, name: str) -> bool:
+        return name in self.compiled.functions
+
+    def call(self, name: str, limits: Limits, state: Any) -> int:
+        """Call the exported `() -> i32` (or `() -> ()`) function `name` and return its result.
+
+        The deadline and fuel are re-armed first. WASI `proc_exit(0)` returns 0. Raises
+        `HookABIError` when the export is missing or has another signature, and the
+        `HookError` matching any other failure; after a failure the instance is `broken`.
+        """
+        func = self._funcs.get(name)
+        if func is None:
+            signature = self.compiled.functions.get(name)
+            if signature is None or signature.params or signature.results not in ((), ("i32",)):
+                self.broken = True
+                problem = "is not exported" if signature is None else "is not () -> i32"
+                raise HookABIError(f"function {name!r} {problem}", module=self.label, function=name)
+            func = self.instance.exports(self.store)[name]
+            assert isinstance(func, wasmtime.Func)
+            self._funcs[name] = func
+        frame = CallFrame(state, self.memory, self.label, name)
+        self._arm(limits)
+        with frame:
+            try:
+                result = lowlevel.call_unchecked(self.store, func)
+            except wasmtime.ExitTrap as exc:
+                # The guest's libc considers the process gone: never reuse this instance.
+                self.broken = True
+                if exc.code == 0 and frame.fault is None:
+                    return 0
+                raise self._failure(exc, frame) from None
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                raise self._failure(exc, frame) from None
+        if frame.fault is not None:  # pragma: no cover - a fault always traps
+            raise self._failure(RuntimeError("fault"), frame)
+        return result
+
+    def _failure(self, exc: BaseException, frame: CallFrame) -> HookError:
+        self.broken = True
+        where = {"module": self.label, "function": frame.function}
+        fault = frame.fault
+        if isinstance(fault, GuestFault):
+            return HookABIError(str(fault), **where)
+        if fault is not None:
+            error = HookHostError(f"host function failed: {fault!r}", **where)
+            error.__cause__ = fault
+            return error
+        if isinstance(exc, wasmtime.ExitTrap):
+            return HookTrap(f"exited with code {exc.code}", **where)
+        code = exc.trap_code if isinstance(exc, wasmtime.Trap) else None
+        if code == wasmtime.TrapCode.INTERRUPT:
+            return HookTimeout("deadline exceeded", **where)
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return HookFuelExhausted("fuel exhausted", **where)
+        if self._memory_at_cap():
+            return HookMemoryExceeded(f"trapped at the memory cap: {_summary(exc)}", **where)
+        return HookTrap(_summary(exc), **where)
+
+    def _memory_at_cap(self) -> bool:
+        if self.memory is None:
+            return False
+        return self.memory.data_len(self.store) + PAGE_BYTES > self.memory_bytes
+
+
+def _summary(exc: BaseException) -> str:
+    """A trap's message without wasmtime's backtrace."""
+    if isinstance(exc, wasmtime.Trap) and exc.trap_code is not None:
+        return exc.trap_code.name.lower().replace("_", " ")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if "Caused by:" in lines:
+        return "; ".join(lines[lines.index("Caused by:") + 1:])
+    return lines[0] if lines else type(exc).__name__
