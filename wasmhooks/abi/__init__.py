@@ -11,7 +11,8 @@ from .state import HookCall, Phase, ResponseDraft
 
 HOST_FUNCTIONS: tuple[HostFunction, ...] = v1.FUNCTIONS
 ENTRY_POINTS = ("on_request", "on_response")
-_RESERVED = frozenset({*ENTRY_POINTS, "_initialize", "_start", v1.ABI_MARKER})
+RESERVED_NAMES = frozenset({*ENTRY_POINTS, "_initialize", "_start", v1.ABI_MARKER})
+"""Exports that are not callable with `wasmhooks.call`."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def inspect_module(compiled: CompiledModule) -> ModuleSummary:
         returns_status = not signature.params and signature.results == ("i32",)
         if name in ENTRY_POINTS and not returns_status:
             problems.append(f"its '{name}' export is not a function () -> i32")
-        elif name not in _RESERVED and returns_status:
+        elif name not in RESERVED_NAMES and returns_status:
             callables.append(name)
     entry_points = tuple(name for name in ENTRY_POINTS if name in compiled.functions)
     if not problems and not entry_points and not callables:
@@ -70,6 +71,7 @@ def inspect_module(compiled: CompiledModule) -> ModuleSummary:
 __all__ = [
     "ENTRY_POINTS",
     "HOST_FUNCTIONS",
+    "RESERVED_NAMES",
     "HookCall",
     "ModuleSummary",
     "Phase",

@@ -26,9 +26,7 @@ class GuestMemory:
         ptr &= _U32
         length &= _U32
         if ptr + length > self.size:
-            raise GuestFault(
-                f"range of {length} bytes at {ptr} is outside guest memory ({self.size} bytes)"
-            )
+            raise GuestFault(f"range of {length} bytes at {ptr} is outside guest memory ({self.size} bytes)")
         return ptr, length
 
     def check(self, ptr: int, length: int) -> int:

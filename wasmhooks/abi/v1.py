@@ -140,9 +140,7 @@ def input_(frame: CallFrame, buf: int, cap: int) -> int:
 # Request changers and the per-request context ------------------------------------------
 
 
-def request_set_header(
-    frame: CallFrame, name_ptr: int, name_len: int, value_ptr: int, value_len: int
-) -> int:
+def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr: int, value_len: int) -> int:
     call = _call(frame)
     name, value = _text(frame, name_ptr, name_len), _text(frame, value_ptr, value_len)
     if call.phase is not Phase.REQUEST or call.request is None:
@@ -397,7 +395,11 @@ def random_bytes(frame: CallFrame, buf: int, length: int) -> int:
 
 def _fn(name: str, params: str, results: str, impl: object) -> HostFunction:
     return HostFunction(
-        IMPORT_MODULE, name, tuple(params.split()), tuple(results.split()), impl  # type: ignore[arg-type]
+        IMPORT_MODULE,
+        name,
+        tuple(params.split()),
+        tuple(results.split()),
+        impl,  # type: ignore[arg-type]
     )
 
 

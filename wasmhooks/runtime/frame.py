@@ -25,7 +25,7 @@ class GuestFault(Exception):
 class CallFrame:
     """One guest call: who is calling, with what state, and what went wrong, if anything."""
 
-    __slots__ = ("state", "memory", "context", "fault", "module", "function", "_previous")
+    __slots__ = ("_previous", "context", "fault", "function", "memory", "module", "state")
 
     def __init__(self, state: Any, memory: wasmtime.Memory | None, module: str, function: str):
         self.state = state
@@ -60,4 +60,3 @@ def current_frame() -> CallFrame | None:
     """The frame of the guest call this thread is running, or None outside any call."""
     frame: CallFrame | None = getattr(_local, "frame", None)
     return frame
-

@@ -71,8 +71,7 @@ class GuestInstance:
         declared = max(compiled.memories.values(), default=0)
         if declared > limits.memory_bytes:
             raise HookMemoryExceeded(
-                f"module declares {declared} bytes of memory, over the cap of "
-                f"{limits.memory_bytes}",
+                f"module declares {declared} bytes of memory, over the cap of {limits.memory_bytes}",
                 module=label,
             )
         self.store = wasmtime.Store(engine_module.get_engine())
@@ -115,9 +114,9 @@ class GuestInstance:
                 self.broken = True
                 problem = "is not exported" if signature is None else "is not () -> i32"
                 raise HookABIError(f"function {name!r} {problem}", module=self.label, function=name)
-            func = self.instance.exports(self.store)[name]
-            assert isinstance(func, wasmtime.Func)
-            self._funcs[name] = func
+            export = self.instance.exports(self.store)[name]
+            assert isinstance(export, wasmtime.Func)
+            func = self._funcs[name] = export
         frame = CallFrame(state, self.memory, self.label, name)
         self._arm(limits)
         with frame:
@@ -168,5 +167,5 @@ def _summary(exc: BaseException) -> str:
         return exc.trap_code.name.lower().replace("_", " ")
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if "Caused by:" in lines:
-        return "; ".join(lines[lines.index("Caused by:") + 1:])
+        return "; ".join(lines[lines.index("Caused by:") + 1 :])
     return lines[0] if lines else type(exc).__name__

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 HostImpl = Callable[..., int | None]
 
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
-_NO_FINALIZER = ctypes.cast(None, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+_NO_FINALIZER = ctypes.cast(0, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
 # ctypes callbacks must outlive every linker that refers to them.
 _keepalive: list[Any] = []
 
@@ -55,9 +55,7 @@ def new_trap(message: str) -> int:
     return address
 
 
-def _make_callback(
-    function: HostFunction, frame_lookup: Callable[[], CallFrame | None]
-) -> Any:
+def _make_callback(function: HostFunction, frame_lookup: Callable[[], CallFrame | None]) -> Any:
     from .frame import GuestFault
 
     impl = function.impl
@@ -98,8 +96,15 @@ def define_host_functions(
         _keepalive.append((callback, functype))
         module, name = function.module.encode(), function.name.encode()
         error = ffi.wasmtime_linker_define_func_unchecked(
-            linker.ptr(), module, len(module), name, len(name), functype.ptr(),
-            callback, None, _NO_FINALIZER,
+            linker.ptr(),
+            module,
+            len(module),
+            name,
+            len(name),
+            functype.ptr(),
+            callback,
+            None,
+            _NO_FINALIZER,
         )
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)

@@ -1,0 +1,63 @@
+"""Settings for the test suite.
+
+SQLite and the local-memory cache by default; `WASMHOOKS_TEST_SERVICES=1` switches the
+database to PostgreSQL and the default cache to Redis (both on 127.0.0.1). A Redis cache
+under the alias "redis" is always there, so the key-value tests run on a real shared store.
+"""
+
+import os
+
+SECRET_KEY = "wasmhooks-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "wasmhooks",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "wasmhooks.middleware.WasmHooksMiddleware",
+]
+
+REDIS_URL = os.environ.get("WASMHOOKS_TEST_REDIS", "redis://127.0.0.1:6379/15")
+SERVICES = os.environ.get("WASMHOOKS_TEST_SERVICES") == "1"
+
+if SERVICES:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "test",
+            "HOST": "127.0.0.1",
+            "PORT": 5432,
+            "USER": os.environ.get("PGUSER", "postgres"),
+        }
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if SERVICES
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+}
+
+WASMHOOKS_MODULES: dict[str, str] = {}
+WASMHOOKS_BINDINGS: list[dict[str, object]] = []
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "loggers": {"wasmhooks": {"handlers": ["null"], "level": "DEBUG", "propagate": True}},
+}

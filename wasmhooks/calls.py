@@ -1,0 +1,140 @@
+"""Hooks from view code: `call()` runs one exported function, `@hook` wraps one view."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponseBase
+
+from wasmhooks import abi
+from wasmhooks.abi.state import HookCall, Phase
+from wasmhooks.runtime import HookABIError, Limits
+
+from . import bridge, registry
+from .conf import conf
+from .pipeline import HookPipeline
+from .routing import BindingError, RouteMatch, parse_binding
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def call(
+    module: str,
+    function: str,
+    input: bytes = b"",
+    request: HttpRequest | None = None,
+    timeout_ms: float | None = None,
+    *,
+    config: bytes | str = b"",
+) -> bytes:
+    """Run `function` of `module` with `input` and return what it wrote with `output`.
+
+    With a `request`, the guest can read it and set `request.wasmhooks` values; without, the
+    request readers return -1. Raises `ModuleNotFound`, `ModuleInvalid`, or the `HookError`
+    matching the failure (a non-zero return value is `HookABIError`).
+    """
+    if function in abi.RESERVED_NAMES:
+        raise HookABIError(
+            f"{function!r} is not callable with wasmhooks.call", module=module, function=function
+        )
+    loaded = registry.get_module(module)
+    state = HookCall(
+        phase=Phase.CALL,
+        module=module,
+        request=bridge.DjangoRequestSource(request) if request is not None else None,
+        config=config.encode() if isinstance(config, str) else bytes(config),
+        input=bytes(input),
+        kv=bridge.CacheKeyValueStore(conf.KV_CACHE, module),
+        logger=loaded.logger,
+    )
+    limits = Limits(
+        timeout_ms=timeout_ms if timeout_ms is not None else conf.TIMEOUT_MS,
+        memory_bytes=int(conf.MEMORY_MB * 1024 * 1024),
+        fuel=conf.FUEL,
+    )
+    result = registry.get_host().call(loaded.compiled, function, limits=limits, state=state, label=module)
+    if result != 0:
+        raise HookABIError(f"returned {result}; expected 0", module=module, function=function)
+    if request is not None:
+        bridge.apply_request_changes(request, state)
+    return bytes(state.output)
+
+
+async def acall(
+    module: str,
+    function: str,
+    input: bytes = b"",
+    request: HttpRequest | None = None,
+    timeout_ms: float | None = None,
+    *,
+    config: bytes | str = b"",
+) -> bytes:
+    """`call()` for async views: the guest runs in a worker thread, off the event loop."""
+    return await sync_to_async(call)(module, function, input, request, timeout_ms, config=config)
+
+
+def hook(
+    module: str,
+    *,
+    on_error: str = "block",
+    config: bytes | str = b"",
+    timeout_ms: float | None = None,
+    memory_mb: float | None = None,
+    fuel: int | None = None,
+    isolate: bool = False,
+    methods: Sequence[str] | None = None,
+) -> Callable[[View], View]:
+    """Decorate a view so that `module`'s `on_request`/`on_response` run around it.
+
+    The guest's `route_param` reads the view's keyword arguments. Raises
+    `ImproperlyConfigured` at decoration time for invalid arguments.
+    """
+    raw: dict[str, Any] = {"module": module, "on_error": on_error, "config": config, "isolate": isolate}
+    for key, value in (
+        ("timeout_ms", timeout_ms),
+        ("memory_mb", memory_mb),
+        ("fuel", fuel),
+        ("methods", methods),
+    ):
+        if value is not None:
+            raw[key] = value
+    try:
+        parse_binding(raw, name=f"@hook({module})", require_pattern=False)
+    except BindingError as exc:
+        raise ImproperlyConfigured(f"@wasmhooks.hook: {exc}") from None
+
+    def matches(request: HttpRequest, kwargs: dict[str, Any]) -> list[RouteMatch]:
+        # Parsed per request so WASMHOOKS_* defaults follow the settings.
+        binding = parse_binding(raw, name=f"@hook({module})", require_pattern=False)
+        if binding.methods is not None and request.method not in binding.methods:
+            return []
+        return [RouteMatch(binding, {key: str(value) for key, value in kwargs.items()})]
+
+    def decorator(view: View) -> View:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+                pipeline = HookPipeline(request, matches(request, kwargs))
+                response = await sync_to_async(pipeline.before_view)()
+                if response is None:
+                    response = await view(request, *args, **kwargs)
+                return await sync_to_async(pipeline.after_view)(response)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            pipeline = HookPipeline(request, matches(request, kwargs))
+            response = pipeline.before_view()
+            if response is None:
+                response = view(request, *args, **kwargs)
+            return pipeline.after_view(response)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,140 @@
+"""System checks for wasmhooks' settings, with stable ids (`wasmhooks.E001`...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+
+from wasmhooks.runtime import ModuleInvalid
+
+from . import registry
+from .conf import conf
+from .routing import MODULE_NAME, BindingError, parse_binding
+
+MIDDLEWARE_PATH = "wasmhooks.middleware.WasmHooksMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+_BINDING_FIELD_IDS = {"pattern": "wasmhooks.E006"}
+
+
+def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every wasmhooks check; registered in `WasmHooksConfig.ready()`."""
+    return [
+        *check_defaults(),
+        *check_modules(),
+        *check_bindings(),
+        *check_middleware(),
+    ]
+
+
+def check_defaults() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, value, integer in (
+        ("WASMHOOKS_TIMEOUT_MS", conf.TIMEOUT_MS, False),
+        ("WASMHOOKS_MEMORY_MB", conf.MEMORY_MB, False),
+        ("WASMHOOKS_FUEL", conf.FUEL, True),
+    ):
+        if name == "WASMHOOKS_FUEL" and value is None:
+            continue
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+            errors.append(Error(f"{name} must be a positive number, not {value!r}.", id="wasmhooks.E008"))
+    if conf.KV_CACHE not in settings.CACHES:
+        errors.append(
+            Error(
+                f"WASMHOOKS_KV_CACHE is {conf.KV_CACHE!r}, which is not an alias in CACHES.",
+                hint=f"Use one of {sorted(settings.CACHES)}.",
+                id="wasmhooks.E009",
+            )
+        )
+    cache_dir = conf.CACHE_DIR
+    if cache_dir is not None and not isinstance(cache_dir, str | Path):
+        errors.append(
+            Error(f"WASMHOOKS_CACHE_DIR must be a path or None, not {cache_dir!r}.", id="wasmhooks.E010")
+        )
+    return errors
+
+
+def check_modules() -> list[CheckMessage]:
+    modules = conf.MODULES
+    if not isinstance(modules, dict) or not all(
+        isinstance(name, str) and isinstance(path, str | Path) for name, path in modules.items()
+    ):
+        return [
+            Error(
+                "WASMHOOKS_MODULES must be a dict of module names to .wasm file paths.",
+                id="wasmhooks.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for name, path in modules.items():
+        if not MODULE_NAME.match(name):
+            errors.append(
+                Error(
+                    f"WASMHOOKS_MODULES: {name!r} is not a valid module name.",
+                    hint="Use letters, digits, '-' and '_'.",
+                    id="wasmhooks.E001",
+                )
+            )
+            continue
+        if not Path(path).is_file():
+            errors.append(Error(f"WASMHOOKS_MODULES[{name!r}]: no file at {path}.", id="wasmhooks.E002"))
+            continue
+        try:
+            registry.load_wasm(registry.read_module_file(name), name)
+        except ModuleInvalid as exc:
+            errors.append(Error(f"WASMHOOKS_MODULES[{name!r}] ({path}): {exc.message}.", id="wasmhooks.E003"))
+    return errors
+
+
+def check_bindings() -> list[CheckMessage]:
+    bindings = conf.BINDINGS
+    if not isinstance(bindings, list | tuple):
+        return [Error("WASMHOOKS_BINDINGS must be a list of dicts.", id="wasmhooks.E004")]
+    modules = conf.MODULES if isinstance(conf.MODULES, dict) else {}
+    errors: list[CheckMessage] = []
+    for index, raw in enumerate(bindings):
+        try:
+            binding = parse_binding(raw)
+        except BindingError as exc:
+            check_id = _BINDING_FIELD_IDS.get(exc.field, "wasmhooks.E004")
+            errors.append(Error(f"WASMHOOKS_BINDINGS[{index}]: {exc}.", id=check_id))
+            continue
+        if binding.module not in modules:
+            errors.append(
+                Error(
+                    f"WASMHOOKS_BINDINGS[{index}]: no module named {binding.module!r}.",
+                    hint="Define it in WASMHOOKS_MODULES.",
+                    id="wasmhooks.E005",
+                )
+            )
+    return errors
+
+
+def check_middleware() -> list[CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        if conf.BINDINGS:
+            return [
+                Error(
+                    "WASMHOOKS_BINDINGS is set but the wasmhooks middleware is not installed.",
+                    hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE.",
+                    id="wasmhooks.E007",
+                )
+            ]
+        return []
+    if AUTH_MIDDLEWARE_PATH in middleware and middleware.index(AUTH_MIDDLEWARE_PATH) > middleware.index(
+        MIDDLEWARE_PATH
+    ):
+        return [
+            Warning(
+                "The wasmhooks middleware runs before AuthenticationMiddleware, so hooks never see the user.",
+                hint=f"Move {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE_PATH!r}.",
+                id="wasmhooks.W001",
+            )
+        ]
+    return []

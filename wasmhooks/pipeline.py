@@ -1,0 +1,153 @@
+"""Running the bindings that match one request around its view.
+
+The nesting follows Django's own middleware: `on_request` runs binding by binding in order;
+a binding that answers (returns 1) skips the view and every later binding; `on_response` then
+runs in reverse order for every binding whose request phase succeeded, the answering one
+included. A failed hook is logged, counted and signalled; under `on_error="block"` the request
+is answered 503, under `"continue"` the binding is skipped for the rest of the request and
+the failed call's changes are discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from wasmhooks import metrics
+from wasmhooks.abi.state import HookCall, Phase, ResponseDraft
+from wasmhooks.runtime import HookABIError, HookError
+
+from . import bridge, registry
+from .conf import conf
+from .routing import Binding, RouteMatch
+from .signals import hook_failed
+
+logger = logging.getLogger("wasmhooks")
+
+CONTINUE = 0
+RESPOND = 1
+
+
+def failure_response() -> HttpResponse:
+    """What a blocking binding answers when its hook fails. It tells the client nothing more."""
+    return HttpResponse(
+        b"Service Unavailable: a request hook failed.\n",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def report_failure(binding: Binding, phase: str, error: HookError, request: HttpRequest | None) -> None:
+    """Log, count and signal a failed hook."""
+    label = binding.name or binding.module
+    logger.warning(
+        "wasmhooks: hook failed: module=%s binding=%s phase=%s kind=%s: %s",
+        binding.module,
+        label,
+        phase,
+        error.kind,
+        error,
+        extra={"module": binding.module, "binding": label, "kind": error.kind, "phase": phase},
+    )
+    metrics.record_failure(binding.module, error.kind)
+    hook_failed.send(sender=Binding, binding=binding, phase=phase, error=error, request=request)
+
+
+def run_guest(
+    binding: Binding,
+    loaded: registry.LoadedModule,
+    function: str,
+    call: HookCall,
+    allowed_results: Sequence[int],
+) -> int:
+    """Run one export under the binding's limits. Raises `HookError`, also for a bad result."""
+    result = registry.get_host().call(
+        loaded.compiled,
+        function,
+        limits=binding.limits,
+        state=call,
+        label=loaded.name,
+        isolate=binding.isolate,
+    )
+    if result not in allowed_results:
+        raise HookABIError(
+            f"returned {result}; expected one of {list(allowed_results)}",
+            module=loaded.name,
+            function=function,
+        )
+    return result
+
+
+class HookPipeline:
+    """The hooks of one request: call `before_view()`, then the view if it returned None,
+    then `after_view(response)`."""
+
+    def __init__(self, request: HttpRequest, matches: Sequence[RouteMatch]) -> None:
+        self.request = request
+        self.matches = matches
+        self.source = bridge.DjangoRequestSource(request)
+        self.entered: list[tuple[RouteMatch, registry.LoadedModule]] = []
+        self.pending_headers: list[ResponseDraft] = []
+
+    def _new_call(self, match: RouteMatch, phase: Phase, draft: ResponseDraft) -> HookCall:
+        binding = match.binding
+        return HookCall(
+            phase=phase,
+            module=binding.module,
+            request=self.source,
+            response=draft,
+            route_params=match.params,
+            config=binding.config,
+            kv=bridge.CacheKeyValueStore(conf.KV_CACHE, binding.module),
+            logger=logging.getLogger(f"wasmhooks.guest.{binding.module}"),
+        )
+
+    def before_view(self) -> HttpResponseBase | None:
+        """Run `on_request` of each matching binding. Return a response to skip the view."""
+        bridge.request_context(self.request)
+        for match in self.matches:
+            binding = match.binding
+            try:
+                loaded = registry.get_module(binding.module)
+                if not loaded.exports("on_request"):
+                    self.entered.append((match, loaded))
+                    continue
+                call = self._new_call(match, Phase.REQUEST, ResponseDraft())
+                result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND))
+            except HookError as error:
+                report_failure(binding, "on_request", error, self.request)
+                if binding.blocks_on_error:
+                    return failure_response()
+                continue
+            self.entered.append((match, loaded))
+            bridge.apply_request_changes(self.request, call)
+            # Header changes are replayed in binding order on whatever response comes back:
+            # the view's, or this guest's answer.
+            self.pending_headers.append(call.response)
+            if result == RESPOND:
+                return bridge.answer_from(call.response)
+        return None
+
+    def after_view(self, response: HttpResponseBase) -> HttpResponseBase:
+        """Apply pending header changes, then run `on_response` in reverse order."""
+        for draft in self.pending_headers:
+            bridge.apply_header_operations(response, draft)
+        for match, loaded in reversed(self.entered):
+            if not loaded.exports("on_response"):
+                continue
+            call = self._new_call(match, Phase.RESPONSE, bridge.draft_of(response))
+            try:
+                run_guest(match.binding, loaded, "on_response", call, (CONTINUE,))
+            except HookError as error:
+                report_failure(match.binding, "on_response", error, self.request)
+                if match.binding.blocks_on_error:
+                    response = failure_response()
+                continue
+            bridge.apply_request_changes(self.request, call)
+            bridge.apply_response_changes(response, call.response)
+        return response
+
+
+__all__ = ["HookPipeline", "failure_response", "report_failure", "run_guest"]

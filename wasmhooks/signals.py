@@ -1,0 +1,10 @@
+"""Signals wasmhooks sends.
+
+`hook_failed` is sent after a hook fails and has been logged and counted, with the keyword
+arguments `binding` (a `Binding`), `phase` ("on_request", "on_response" or "call"),
+`error` (a `HookError`) and `request` (or None).
+"""
+
+from django.dispatch import Signal
+
+hook_failed = Signal()
