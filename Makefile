@@ -1,0 +1,65 @@
+# `make demo` and `make test` do all set-up on a fresh machine (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_ADDR ?= 127.0.0.1:8000
+
+WAT_SOURCES := $(wildcard guest-examples/wat/*.wat)
+WAT_MODULES := $(patsubst guest-examples/wat/%.wat,guest-examples/wat/build/%.wasm,$(WAT_SOURCES))
+
+WHEEL_DIR := build/wheel-test
+
+.PHONY: install guests demo test lint typecheck pytest test-wheel test-services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+guest-examples/wat/build/%.wasm: guest-examples/wat/%.wat $(STAMP)
+	$(PY) guest-examples/build_wat.py $< $@
+
+guests: $(WAT_MODULES)
+
+demo: install guests
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py check
+	$(PY) manage.py runserver $(DEMO_ADDR)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install guests
+	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+test: lint typecheck pytest
+
+# PostgreSQL (127.0.0.1:5432, database "test") and Redis (127.0.0.1:6379) instead of
+# SQLite and the local-memory cache.
+test-services: install guests
+	WASMHOOKS_TEST_SERVICES=1 $(PY) -m pytest -q
+
+# Build the wheel, install it (not editable) in its own virtualenv, and run the suite
+# against it from a folder without the source tree, so a file missing from the package fails.
+test-wheel: install guests
+	rm -rf $(WHEEL_DIR)
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_DIR)/dist .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/pip install --quiet "$$(ls $(WHEEL_DIR)/dist/*.whl)[test]"
+	mkdir -p $(WHEEL_DIR)/run
+	cp -r tests guest-examples demo_project manage.py pyproject.toml $(WHEEL_DIR)/run/
+	rm -f $(WHEEL_DIR)/run/demo_project/db.sqlite3
+	cd $(WHEEL_DIR)/run && ./../venv/bin/python -c "import wasmhooks, sys; \
+		assert 'site-packages' in wasmhooks.__file__, wasmhooks.__file__; print('testing', wasmhooks.__file__)"
+	cd $(WHEEL_DIR)/run && ./../venv/bin/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info guest-examples/wat/build demo_project/db.sqlite3 demo_project/.wasm-cache
