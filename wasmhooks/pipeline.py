@@ -49,7 +49,13 @@ def report_failure(binding: Binding, phase: str, error: HookError, request: Http
         phase,
         error.kind,
         error,
-        extra={"module": binding.module, "binding": label, "kind": error.kind, "phase": phase},
+        # LogRecord already has a `module` attribute, so the extras are prefixed.
+        extra={
+            "hook_module": binding.module,
+            "hook_binding": label,
+            "hook_kind": error.kind,
+            "hook_phase": phase,
+        },
     )
     metrics.record_failure(binding.module, error.kind)
     hook_failed.send(sender=Binding, binding=binding, phase=phase, error=error, request=request)
