@@ -65,6 +65,10 @@ def test_demo_settings_pass_the_system_checks():
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo_project.settings"}
     result = subprocess.run(
         [sys.executable, str(REPO / "manage.py"), "check", "--fail-level", "WARNING"],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
