@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import wasmtime
+
 from wasmhooks.runtime import CompiledModule, HostFunction, ModuleInvalid
 
 from . import v1, wasi
@@ -25,19 +27,23 @@ class ModuleSummary:
     uses_wasi: bool
 
 
+def _signature(functype: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results)
+
+
 def inspect_module(compiled: CompiledModule) -> ModuleSummary:
     """Check that `compiled` can run as a hook and describe it.
 
     Raises `ModuleInvalid`, naming every problem, when it lacks `memory` or the ABI marker,
-    imports something the host does not provide, exports an entry point of the wrong type,
-    or has nothing to call.
+    imports something the host does not provide (or a host function with the wrong type),
+    exports an entry point or `_initialize` of the wrong type, or has nothing to call.
     """
     problems = []
     if "memory" not in compiled.memories:
         problems.append("it does not export its memory as 'memory'")
     if v1.ABI_MARKER not in compiled.functions:
         problems.append(f"it does not export the ABI marker function '{v1.ABI_MARKER}'")
-    provided = {(f.module, f.name) for f in HOST_FUNCTIONS}
+    provided = {(f.module, f.name): (f.params, f.results) for f in HOST_FUNCTIONS}
     unknown = sorted(
         f"{module}.{name}"
         for module, name, kind in compiled.imports
@@ -48,11 +54,22 @@ def inspect_module(compiled: CompiledModule) -> ModuleSummary:
     )
     if unknown:
         problems.append("it imports what the host does not provide: " + ", ".join(unknown))
+    # The linker refuses a host function imported with another type: catch that here too.
+    mistyped = []
+    for item in compiled.module.imports:
+        expected = provided.get((item.module, item.name or ""))
+        if expected and isinstance(item.type, wasmtime.FuncType) and _signature(item.type) != expected:
+            params, results = (" ".join(types) for types in expected)
+            mistyped.append(f"{item.module}.{item.name} must be ({params}) -> ({results})")
+    if mistyped:
+        problems.append("it imports host functions with the wrong type: " + ", ".join(sorted(mistyped)))
     callables = []
     for name, signature in sorted(compiled.functions.items()):
         returns_status = not signature.params and signature.results == ("i32",)
         if name in ENTRY_POINTS and not returns_status:
             problems.append(f"its '{name}' export is not a function () -> i32")
+        elif name == "_initialize" and (signature.params or signature.results not in ((), ("i32",))):
+            problems.append("its '_initialize' export is not a function () -> ()")
         elif name not in RESERVED_NAMES and returns_status:
             callables.append(name)
     entry_points = tuple(name for name in ENTRY_POINTS if name in compiled.functions)

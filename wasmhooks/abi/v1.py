@@ -147,7 +147,7 @@ def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr
         return NOT_ALLOWED
     if name is None or value is None or not _valid_request_header(name, value):
         return INVALID
-    if len(value) > MAX_HEADER_BYTES:
+    if len(value.encode()) > MAX_HEADER_BYTES:
         return TOO_LARGE
     call.request_header_changes[name.lower()] = (name, value)
     return OK
@@ -226,7 +226,7 @@ def _header_change(
         return NOT_ALLOWED
     if name is None or value is None or not valid_header_name(name) or not valid_header_value(value):
         return INVALID
-    if len(value) > MAX_HEADER_BYTES:
+    if len(value.encode()) > MAX_HEADER_BYTES:
         return TOO_LARGE
     return call, name, value
 
