@@ -123,6 +123,23 @@ class ModuleCache:
             return compiled
         return None
 
+    def refresh(self, compiled: CompiledModule) -> CompiledModule:
+        """`compiled`, or the same module rebuilt for this Engine if it was built before a fork.
+
+        A module compiled by the parent's Engine cannot be instantiated by the child's; its
+        native code is still valid, so it is serialized and loaded again, never recompiled.
+        """
+        if compiled.generation == engine_module.generation():
+            return compiled
+        with self._lock:
+            current = self._compiled.get(compiled.sha256)
+            if current is None or current.generation != engine_module.generation():
+                artifact = bytes(compiled.module.serialize())
+                module = wasmtime.Module.deserialize(engine_module.get_engine(), artifact)
+                current = _describe(module, compiled.sha256, compiled.size)
+                self._compiled[compiled.sha256] = current
+            return current
+
     def _compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
         if wasm[:4] != b"\0asm":
             raise ModuleInvalid("not a WebAssembly binary (no \\0asm header)")

@@ -43,6 +43,9 @@ def _build_config() -> wasmtime.Config:
     config.epoch_interruption = _ENGINE_SETTINGS["epoch_interruption"]
     config.consume_fuel = _ENGINE_SETTINGS["consume_fuel"]
     config.cranelift_opt_level = _ENGINE_SETTINGS["cranelift_opt_level"]
+    # Parallel compilation runs on a process-wide thread pool that a forked child inherits
+    # without its threads: compiling there would wait forever. Children compile serially.
+    config.parallel_compilation = _generation == 0
     return config
 
 

@@ -80,6 +80,7 @@ class WasmHost:
 
         Raises the `HookError` that matches any failure; the instance that failed is dropped.
         """
+        compiled = self.modules.refresh(compiled)
         instance = self._acquire(compiled, limits, state, label, isolate)
         try:
             return instance.call(function, limits, state)

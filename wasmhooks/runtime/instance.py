@@ -87,7 +87,7 @@ class GuestInstance:
             try:
                 self.instance = linker.instantiate(self.store, compiled.module)
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                raise self._failure(exc, frame) from None
+                raise self._failure(exc, frame) from frame.fault
         memory = self.instance.exports(self.store).get("memory")
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
         if "_initialize" in compiled.functions:
@@ -127,9 +127,9 @@ class GuestInstance:
                 self.broken = True
                 if exc.code == 0 and frame.fault is None:
                     return 0
-                raise self._failure(exc, frame) from None
+                raise self._failure(exc, frame) from frame.fault
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                raise self._failure(exc, frame) from None
+                raise self._failure(exc, frame) from frame.fault
         if frame.fault is not None:  # pragma: no cover - a fault always traps
             raise self._failure(RuntimeError("fault"), frame)
         return result
@@ -140,10 +140,8 @@ class GuestInstance:
         fault = frame.fault
         if isinstance(fault, GuestFault):
             return HookABIError(str(fault), **where)
-        if fault is not None:
-            error = HookHostError(f"host function failed: {fault!r}", **where)
-            error.__cause__ = fault
-            return error
+        if fault is not None:  # raised `from` the fault, so it stays the `__cause__`
+            return HookHostError(f"host function failed: {fault!r}", **where)
         if isinstance(exc, wasmtime.ExitTrap):
             return HookTrap(f"exited with code {exc.code}", **where)
         code = exc.trap_code if isinstance(exc, wasmtime.Trap) else None
@@ -153,6 +151,8 @@ class GuestInstance:
             return HookFuelExhausted("fuel exhausted", **where)
         if self._memory_at_cap():
             return HookMemoryExceeded(f"trapped at the memory cap: {_summary(exc)}", **where)
+        if "exceeds memory limits" in str(exc):  # a memory it declares but does not export
+            return HookMemoryExceeded(_summary(exc), **where)
         return HookTrap(_summary(exc), **where)
 
     def _memory_at_cap(self) -> bool:

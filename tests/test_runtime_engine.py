@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import wasmtime
+
+from wasmhooks.runtime import HookTimeout, Limits, WasmHost, engine, get_engine
+
+ANSWER = '(module (func (export "answer") (result i32) i32.const 42))'
+LOOP = '(module (func (export "spin") (result i32) (loop $l (br $l)) i32.const 0))'
+
+
+def wasm(source: str) -> bytes:
+    return bytes(wasmtime.wat2wasm(source))
+
+
+def test_one_engine_per_process() -> None:
+    assert get_engine() is get_engine()
+    assert engine._start() is get_engine()
+
+
+def test_epoch_ticker_runs_in_the_background() -> None:
+    get_engine()
+    ticker = engine._ticker
+    assert ticker is not None and ticker.is_alive() and ticker.daemon
+    assert ticker in threading.enumerate()
+
+
+def test_epoch_ticker_stops_when_asked() -> None:
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    ticker = engine._EpochTicker(wasmtime.Engine(config))
+    ticker.start()
+    ticker.stop()
+    ticker.join(timeout=5)
+    assert not ticker.is_alive()
+
+
+@pytest.mark.parametrize(("timeout_ms", "ticks"), [(0.001, 2), (5, 2), (5.1, 3), (50, 11), (1000, 201)])
+def test_deadline_is_the_timeout_in_ticks_plus_one(timeout_ms: float, ticks: int) -> None:
+    assert engine.deadline_ticks(timeout_ms) == ticks
+
+
+def test_deadline_never_comes_before_the_timeout() -> None:
+    for timeout_ms in (1, 7, 33, 50, 999):
+        earliest_stop = (engine.deadline_ticks(timeout_ms) - 1) * engine.TICK_SECONDS * 1000
+        assert earliest_stop >= timeout_ms
+
+
+def test_fingerprint_is_stable_and_short() -> None:
+    assert engine.fingerprint() == engine.fingerprint()
+    assert len(engine.fingerprint()) == 16
+    int(engine.fingerprint(), 16)
+
+
+def test_fingerprint_changes_with_the_wasmtime_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = engine.fingerprint()
+    monkeypatch.setattr(engine, "version", lambda name: "0.0.0")
+    assert engine.fingerprint() != before
+
+
+def run_in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Fork, run `work` in the child and return what it reported; fail if the child hangs."""
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        try:
+            os.close(read_end)
+            try:
+                report = work()
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                report = {"error": repr(exc)}
+            os.write(write_end, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail("the forked child hung")
+        chunks = []
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    reported: dict[str, Any] = json.loads(b"".join(chunks))
+    return reported
+
+
+def test_forked_child_gets_a_fresh_engine_that_compiles_and_runs() -> None:
+    host = WasmHost([])
+    before_fork = host.compile(wasm(ANSWER))
+    assert host.call(before_fork, "answer", limits=Limits()) == 42
+    parent_generation = engine.generation()
+
+    def child() -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "generation": engine.generation(),
+            "engine_dropped": engine._engine is None,
+        }
+        compiled = host.compile(wasm(ANSWER.replace("42", "7")))
+        report["new_module"] = host.call(compiled, "answer", limits=Limits())
+        report["module_from_parent"] = host.call(before_fork, "answer", limits=Limits())
+        try:
+            host.call(host.compile(wasm(LOOP)), "spin", limits=Limits(timeout_ms=50))
+        except HookTimeout:
+            report["loop"] = "timeout"
+        report["ticker_alive"] = engine._ticker is not None and engine._ticker.is_alive()
+        return report
+
+    assert run_in_child(child) == {
+        "generation": parent_generation + 1,
+        "engine_dropped": True,
+        "new_module": 7,
+        "module_from_parent": 42,
+        "loop": "timeout",
+        "ticker_alive": True,
+    }
+    assert engine.generation() == parent_generation

@@ -1,0 +1,160 @@
+"""Warm instances: reused per thread, isolated on demand, dropped after failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import wasmtime
+
+from wasmhooks.runtime import (
+    CallFrame,
+    HookABIError,
+    HookError,
+    HookHostError,
+    HookTrap,
+    HostFunction,
+    Limits,
+    WasmHost,
+    engine,
+    get_engine,
+)
+
+COUNTER = """
+(module
+  (import "test" "reenter" (func $reenter (result i32)))
+  (memory (export "memory") 1)
+  (global $count (mut i32) (i32.const 0))
+  (func $incr (export "incr") (result i32)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (global.get $count))
+  (func (export "incr_then_trap") (result i32) (drop (call $incr)) unreachable)
+  (func (export "reenter") (result i32) (call $reenter))
+)
+"""
+LIMITS = Limits()
+
+
+def wasm(source: str = COUNTER) -> bytes:
+    return bytes(wasmtime.wat2wasm(source))
+
+
+def reenter(frame: CallFrame) -> int:
+    """Call back into the same module on the same thread, while the caller's instance is busy."""
+    host, function = frame.state
+    result: int = host.call(host.compile(wasm()), function, limits=LIMITS, label=frame.module)
+    return result
+
+
+@pytest.fixture
+def host() -> WasmHost:
+    return WasmHost([HostFunction("test", "reenter", (), ("i32",), reenter)], instances_per_thread=2)
+
+
+def incr(host: WasmHost, label: str = "counter", *, isolate: bool = False) -> int:
+    return host.call(host.compile(wasm()), "incr", limits=LIMITS, label=label, isolate=isolate)
+
+
+def test_same_thread_reuses_the_instance(host: WasmHost) -> None:
+    assert [incr(host), incr(host), incr(host)] == [1, 2, 3]
+    assert host.instance_count() == 1
+
+
+def test_isolated_call_gets_a_fresh_instance_each_time(host: WasmHost) -> None:
+    assert incr(host) == 1
+    assert [incr(host, isolate=True), incr(host, isolate=True)] == [1, 1]
+    assert incr(host) == 2
+
+
+@pytest.mark.parametrize(("function", "error"), [("incr_then_trap", HookTrap), ("missing", HookABIError)])
+def test_instance_is_dropped_after_a_failure(host: WasmHost, function: str, error: type[HookError]) -> None:
+    assert [incr(host), incr(host)] == [1, 2]
+    with pytest.raises(error):
+        host.call(host.compile(wasm()), function, limits=LIMITS, label="counter")
+    assert host.instance_count() == 0
+    assert incr(host) == 1
+
+
+def test_each_label_and_memory_cap_has_its_own_instance(host: WasmHost) -> None:
+    assert [incr(host, "a"), incr(host, "b"), incr(host, "a")] == [1, 1, 2]
+    bigger = Limits(memory_bytes=LIMITS.memory_bytes * 2)
+    assert host.call(host.compile(wasm()), "incr", limits=bigger, label="a") == 1
+
+
+def test_each_thread_has_its_own_instances(host: WasmHost) -> None:
+    assert [incr(host), incr(host)] == [1, 2]
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.extend([incr(host), incr(host)]))
+    thread.start()
+    thread.join()
+    assert seen == [1, 2]
+    assert incr(host) == 3
+
+
+def test_pool_keeps_the_most_recently_used_instances(host: WasmHost) -> None:
+    assert [incr(host, "a"), incr(host, "b"), incr(host, "c")] == [1, 1, 1]
+    assert host.instance_count() == 2
+    assert incr(host, "c") == 2
+    assert incr(host, "a") == 1  # "a" was the oldest, so it went first
+
+
+def test_clearing_the_thread_pool_drops_warm_instances(host: WasmHost) -> None:
+    assert [incr(host), incr(host)] == [1, 2]
+    host.clear_thread_pool()
+    assert host.instance_count() == 0
+    assert incr(host) == 1
+
+
+def test_reentrant_call_on_the_same_thread_gets_another_instance(host: WasmHost) -> None:
+    compiled = host.compile(wasm())
+    assert host.call(compiled, "reenter", limits=LIMITS, state=(host, "incr"), label="counter") == 1
+    assert host.call(compiled, "reenter", limits=LIMITS, state=(host, "incr"), label="counter") == 1
+    assert host.instance_count() == 1
+
+
+def test_failed_reentrant_call_fails_the_outer_call_cleanly(host: WasmHost) -> None:
+    compiled = host.compile(wasm())
+    with pytest.raises(HookHostError) as caught:
+        host.call(compiled, "reenter", limits=LIMITS, state=(host, "incr_then_trap"), label="counter")
+    assert isinstance(caught.value.__cause__, HookTrap)
+    assert caught.value.__cause__.function == "incr_then_trap"
+    assert incr(host) == 1
+
+
+def test_concurrent_first_use_builds_one_linker(host: WasmHost) -> None:
+    linkers: list[wasmtime.Linker] = []
+    with host._linker_lock:  # every thread misses the fast path and queues on the lock
+        threads = [threading.Thread(target=lambda: linkers.append(host.linker)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert len({id(linker) for linker in linkers}) == 1
+    assert host.linker is linkers[0]
+
+
+def test_modules_and_instances_survive_an_engine_replacement(host: WasmHost) -> None:
+    """What a forked child sees: modules compiled and instances built by the parent's Engine."""
+    other_host = WasmHost([HostFunction("test", "reenter", (), ("i32",), reenter)])
+    compiled = host.compile(wasm())
+    other_compiled = other_host.compile(wasm())
+    assert [incr(host), incr(host)] == [1, 2]
+    old_engine, old_linker, old_ticker = get_engine(), host.linker, engine._ticker
+    assert old_ticker is not None
+
+    engine._reset_after_fork()
+    old_ticker.stop()
+
+    assert host.instance_count() == 0
+    assert host.modules.cached(compiled.sha256) is None
+    assert host.call(compiled, "incr", limits=LIMITS, label="counter") == 1
+    assert get_engine() is not old_engine and host.linker is not old_linker
+    refreshed = host.modules.refresh(compiled)
+    assert refreshed.generation == engine.generation() != compiled.generation
+    assert host.modules.refresh(refreshed) is refreshed
+    assert host.compile(wasm()) is refreshed
+    assert incr(host) == 2
+    recompiled = other_host.compile(wasm())
+    assert other_host.modules.refresh(other_compiled) is recompiled
