@@ -10,7 +10,7 @@ import pytest
 from tests.guests import guest
 from tests.test_abi_support import HOST, LIMITS, Guest, hook_call
 from wasmhooks.abi import inspect_module, wasi
-from wasmhooks.runtime import CallFrame, HookTrap, ModuleInvalid
+from wasmhooks.runtime import HookTrap, ModuleInvalid
 from wasmhooks.testutils import wasm_from_wat
 
 EBADF = 8
@@ -85,42 +85,24 @@ def test_stdout_and_stderr_are_logged_line_by_line(caplog, wasm, function, level
     ]
 
 
-# wasmtime calls the output callbacks on one of its own threads, where `current_frame()`, a
-# thread-local, is None: the output lands in "wasmhooks.guest.unknown". Fixing it needs the
-# runtime to tell the WASI configuration which call (or label) it serves.
-@pytest.mark.xfail(strict=True, reason="WASI output callbacks run outside the guest's thread")
-@pytest.mark.parametrize("logger", ["wasmhooks.guest.custom", None])
-def test_wasi_output_goes_to_the_module_logger(caplog, wasm, logger):
+# wasmtime calls the output callbacks on one of its own threads, so the configuration is made
+# for one module and logs there whatever thread writes.
+def test_wasi_output_goes_to_the_module_logger(caplog, wasm):
     caplog.set_level(logging.INFO, logger="wasmhooks.guest")
-    state = hook_call(logger=logging.getLogger(logger)) if logger else None
-    assert HOST.call(HOST.compile(wasm), "stdout", limits=LIMITS, state=state, label="labelled") == 0
-    assert {record.name for record in caplog.records} == {logger or "wasmhooks.guest.labelled"}
+    assert HOST.call(HOST.compile(wasm), "stdout", limits=LIMITS, label="labelled") == 0
+    assert {record.name for record in caplog.records} == {"wasmhooks.guest.labelled"}
 
 
-@pytest.mark.parametrize(
-    ("state", "label", "logger"),
-    [
-        (hook_call(logger=logging.getLogger("wasmhooks.guest.custom")), "mod", "wasmhooks.guest.custom"),
-        (None, "labelled", "wasmhooks.guest.labelled"),
-    ],
-    ids=["call-logger", "label-logger"],
-)
-def test_output_callbacks_log_to_the_logger_of_the_current_call(caplog, state, label, logger):
+def test_output_callbacks_log_each_line_at_the_stream_level(caplog):
     caplog.set_level(logging.INFO, logger="wasmhooks.guest")
-    with CallFrame(state, None, label, "f"):
-        assert wasi._stdout(b"one\ntwo \xff\n") == 10
-        assert wasi._stderr(b"three") == 5
+    logger = logging.getLogger("wasmhooks.guest.mod")
+    assert wasi._output(logger, logging.INFO)(b"one\ntwo \xff\n") == 10
+    assert wasi._output(logger, logging.WARNING)(b"three") == 5
     assert caplog.record_tuples == [
-        (logger, logging.INFO, "one"),
-        (logger, logging.INFO, "two \ufffd"),
-        (logger, logging.WARNING, "three"),
+        ("wasmhooks.guest.mod", logging.INFO, "one"),
+        ("wasmhooks.guest.mod", logging.INFO, "two \ufffd"),
+        ("wasmhooks.guest.mod", logging.WARNING, "three"),
     ]
-
-
-def test_output_callbacks_outside_a_call_log_to_the_unknown_module(caplog):
-    caplog.set_level(logging.INFO, logger="wasmhooks.guest")
-    wasi._stdout(b"lost\n")
-    assert caplog.record_tuples == [("wasmhooks.guest.unknown", logging.INFO, "lost")]
 
 
 def test_random_get_fills_the_buffer(wasm):

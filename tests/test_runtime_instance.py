@@ -316,7 +316,7 @@ WASI = """
 
 @pytest.fixture
 def wasi_host() -> WasmHost:
-    return WasmHost([], wasi_config=wasmtime.WasiConfig)
+    return WasmHost([], wasi_config=lambda _label: wasmtime.WasiConfig())
 
 
 def test_exit_zero_returns_zero_and_drops_the_instance(wasi_host: WasmHost) -> None:

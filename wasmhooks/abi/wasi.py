@@ -2,17 +2,16 @@
 
 Offered only to a module that imports `wasi_snapshot_preview1`. The guest gets no files (no
 preopened directories), no network, no environment and no arguments; stdin is empty; stdout
-and stderr go, line by line, to the module's logger; clocks and randomness work. WASI's
+and stderr go, line by line, to the logger `wasmhooks.guest.<module>`; clocks and randomness work. WASI's
 `proc_exit` ends the call: code 0 counts as the entry's normal result (see `GuestInstance`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import wasmtime
-
-from wasmhooks.runtime import current_frame
 
 IMPORT_MODULE = "wasi_snapshot_preview1"
 
@@ -69,33 +68,23 @@ FUNCTION_NAMES = frozenset(
 )
 
 
-def _logger() -> tuple[logging.Logger, str]:
-    frame = current_frame()
-    module = frame.module if frame is not None else "unknown"
-    state = frame.state if frame is not None else None
-    logger = getattr(state, "logger", None)
-    if not isinstance(logger, logging.Logger):
-        logger = logging.getLogger(f"wasmhooks.guest.{module}")
-    return logger, module
+def _output(logger: logging.Logger, level: int) -> Callable[[bytes], int]:
+    def write(data: bytes) -> int:
+        for line in data.decode("utf-8", "replace").splitlines():
+            logger.log(level, "%s", line)
+        return len(data)
+
+    return write
 
 
-def _stdout(data: bytes) -> int:
-    logger, _module = _logger()
-    for line in data.decode("utf-8", "replace").splitlines():
-        logger.info("%s", line)
-    return len(data)
+def sandbox_config(module: str) -> wasmtime.WasiConfig:
+    """A fresh WASI configuration for `module`: no capabilities but clocks, randomness and logging.
 
-
-def _stderr(data: bytes) -> int:
-    logger, _module = _logger()
-    for line in data.decode("utf-8", "replace").splitlines():
-        logger.warning("%s", line)
-    return len(data)
-
-
-def sandbox_config() -> wasmtime.WasiConfig:
-    """A fresh WASI configuration with no capabilities but clocks, randomness and logging."""
+    Output goes to the logger `wasmhooks.guest.<module>`, stdout at INFO and stderr at
+    WARNING, one record per line of each write.
+    """
+    logger = logging.getLogger(f"wasmhooks.guest.{module}")
     config = wasmtime.WasiConfig()
-    config.stdout_custom = _stdout
-    config.stderr_custom = _stderr
+    config.stdout_custom = _output(logger, logging.INFO)
+    config.stderr_custom = _output(logger, logging.WARNING)
     return config

@@ -23,7 +23,9 @@ from .errors import (
 from .frame import CallFrame, GuestFault
 
 PAGE_BYTES = 65536
-WasiConfigFactory = Callable[[], wasmtime.WasiConfig]
+# Called with the instance's label; wasmtime runs WASI output callbacks on its own threads,
+# so the configuration must know which module it serves.
+WasiConfigFactory = Callable[[str], wasmtime.WasiConfig]
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class GuestInstance:
         self.store = wasmtime.Store(engine_module.get_engine())
         self.store.set_limits(memory_size=limits.memory_bytes)
         if wasi_config is not None and "wasi_snapshot_preview1" in compiled.import_modules:
-            self.store.set_wasi(wasi_config())
+            self.store.set_wasi(wasi_config(label))
         self._funcs: dict[str, wasmtime.Func] = {}
         self.memory: wasmtime.Memory | None = None
 
