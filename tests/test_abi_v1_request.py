@@ -182,16 +182,23 @@ def test_header_values_are_limited_in_utf8_bytes(monkeypatch, function, value, e
 
 @pytest.mark.parametrize(
     ("phase", "source"),
-    [(Phase.RESPONSE, FakeRequest()), (Phase.CALL, FakeRequest()), (Phase.CALL, None)],
-    ids=["response", "call-with-request", "call-without-request"],
+    [(Phase.RESPONSE, FakeRequest()), (Phase.CALL, None)],
+    ids=["response", "call-without-request"],
 )
 @pytest.mark.parametrize("function", ["request_set_header", "request_remove_header"])
-def test_request_changers_are_not_allowed_outside_on_request(phase, source, function):
+def test_request_changers_are_not_allowed_after_the_view_or_without_a_request(phase, source, function):
     call = hook_call(phase, request=source)
     data, [name, value] = place("Accept", "x")
     args = (*name, *value) if function == "request_set_header" else name
     assert probe(function, *args, call=call, data=data).result == v1.NOT_ALLOWED
     assert call.request_header_changes == {}
+
+
+def test_request_changers_work_in_a_call_made_with_a_request():
+    call = hook_call(Phase.CALL, request=FakeRequest())
+    data, [name, value] = place("X-Priced", "yes")
+    assert probe("request_set_header", *name, *value, call=call, data=data).result == v1.OK
+    assert call.request_header_changes == {"x-priced": ("X-Priced", "yes")}
 
 
 def test_request_remove_header_records_the_removal():

@@ -143,7 +143,7 @@ def input_(frame: CallFrame, buf: int, cap: int) -> int:
 def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr: int, value_len: int) -> int:
     call = _call(frame)
     name, value = _text(frame, name_ptr, name_len), _text(frame, value_ptr, value_len)
-    if call.phase is not Phase.REQUEST or call.request is None:
+    if call.phase is Phase.RESPONSE or call.request is None:
         return NOT_ALLOWED
     if name is None or value is None or not _valid_request_header(name, value):
         return INVALID
@@ -156,7 +156,7 @@ def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr
 def request_remove_header(frame: CallFrame, name_ptr: int, name_len: int) -> int:
     call = _call(frame)
     name = _text(frame, name_ptr, name_len)
-    if call.phase is not Phase.REQUEST or call.request is None:
+    if call.phase is Phase.RESPONSE or call.request is None:
         return NOT_ALLOWED
     if name is None or not _valid_request_header(name, ""):
         return INVALID
