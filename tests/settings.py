@@ -50,6 +50,8 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     ),
     "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    # Keeps nothing: the key-value store's behaviour when a cache loses what it was given.
+    "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
 
 WASMHOOKS_MODULES: dict[str, str] = {}

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("stream/", views.streaming),
     path("cookie/", views.with_cookie),
+    path("sized/", views.sized),
     path("greet/", views.greet),
     path("decorated/<str:item>/", views.decorated),
     path("decorated-async/<str:item>/", views.decorated_async),

@@ -1,4 +1,8 @@
-"""Views the tests route requests to. They report what they saw as JSON."""
+"""Views the tests route requests to. They report what they saw as JSON.
+
+Every view run is recorded in `calls` (its path), so a test can tell a skipped view from a
+view whose response was replaced.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 
 import wasmhooks
 
+calls: list[str] = []
+
 
 def echo(request: HttpRequest, **kwargs: str) -> JsonResponse:
+    calls.append(request.path)
     return JsonResponse(
         {
             "path": request.path,
             "method": request.method,
             "headers": {name.lower(): value for name, value in request.headers.items()},
+            "meta": {key: value for key, value in request.META.items() if key.startswith("HTTP_X_")},
             "context": getattr(request, "wasmhooks", None),
             "kwargs": kwargs,
         },
@@ -27,13 +35,20 @@ async def async_echo(request: HttpRequest, **kwargs: str) -> JsonResponse:
 
 
 def streaming(request: HttpRequest) -> StreamingHttpResponse:
+    calls.append(request.path)
     return StreamingHttpResponse(iter([b"chunk-1,", b"chunk-2"]), content_type="text/plain")
 
 
 def with_cookie(request: HttpRequest) -> HttpResponse:
+    calls.append(request.path)
     response = HttpResponse(b"cookie")
     response.set_cookie("view", "1")
     return response
+
+
+def sized(request: HttpRequest) -> HttpResponse:
+    calls.append(request.path)
+    return HttpResponse(b"twelve bytes", headers={"Content-Length": "12"})
 
 
 def greet(request: HttpRequest) -> HttpResponse:

@@ -22,7 +22,8 @@ from wasmhooks.abi.state import BodyTooLarge, HookCall, NotAnInteger, ResponseDr
 logger = logging.getLogger("wasmhooks")
 
 CONTEXT_ATTRIBUTE = "wasmhooks"
-_DECIMAL = re.compile(rb"^-?(0|[1-9][0-9]{0,18})$")
+# Canonical decimals only (fullmatch: "$" would accept a trailing newline); "-0" and "05" stay bytes.
+_DECIMAL = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
@@ -112,7 +113,12 @@ def answer_from(draft: ResponseDraft) -> HttpResponse:
     Its headers are not applied here: the pipeline replays every binding's header changes,
     in order, on whatever response comes back.
     """
-    return HttpResponse(draft.body or b"", status=draft.status or 200)
+    response = HttpResponse(draft.body or b"", status=draft.status or 200)
+    if any(name.lower() == "content-type" for _operation, name, _value in draft.operations):
+        # The guest built this response from nothing: its own Content-Type, replayed later,
+        # must not be joined to Django's default.
+        del response["Content-Type"]
+    return response
 
 
 def apply_response_changes(response: HttpResponseBase, draft: ResponseDraft) -> None:
@@ -139,8 +145,8 @@ def apply_header_operations(response: HttpResponseBase, draft: ResponseDraft) ->
             response[name] = value
         elif operation == "add":
             response[name] = f"{response[name]}, {value}" if response.has_header(name) else value
-        elif response.has_header(name):
-            del response[name]
+        else:
+            response.headers.pop(name, None)
 
 
 def _apply_cookie(response: HttpResponseBase, operation: str, value: str) -> None:
@@ -177,7 +183,7 @@ class CacheKeyValueStore:
 
     def set(self, key: bytes, value: bytes, ttl_seconds: int) -> None:
         stored: bytes | int = value
-        if _DECIMAL.match(value) and _I64_MIN <= int(value) <= _I64_MAX:
+        if _DECIMAL.fullmatch(value) and _I64_MIN <= int(value) <= _I64_MAX:
             stored = int(value)
         caches[self.alias].set(self._key(key), stored, timeout=ttl_seconds or None)
 

@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponseBase
 
 from wasmhooks import abi
 from wasmhooks.abi.state import HookCall, Phase
-from wasmhooks.runtime import HookABIError, Limits
+from wasmhooks.runtime import HookABIError, HookError, Limits
 
 from . import bridge, registry
-from .conf import conf
-from .pipeline import HookPipeline
-from .routing import BindingError, RouteMatch, parse_binding
+from .conf import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, conf
+from .pipeline import HookPipeline, report_failure
+from .routing import Binding, BindingError, RouteMatch, parse_binding
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -33,32 +33,41 @@ def call(
 ) -> bytes:
     """Run `function` of `module` with `input` and return what it wrote with `output`.
 
-    With a `request`, the guest can read it and set `request.wasmhooks` values; without, the
-    request readers return -1. Raises `ModuleNotFound`, `ModuleInvalid`, or the `HookError`
-    matching the failure (a non-zero return value is `HookABIError`).
+    With a `request`, the guest can read it and change its headers and `request.wasmhooks`
+    values (applied only if the call succeeds); without, the request readers return -1.
+    Raises `ModuleNotFound`, `ModuleInvalid`, or the `HookError` matching the failure (a
+    non-zero return value is `HookABIError`); a failure is also logged, counted and
+    signalled (phase "call") as a binding's would be.
     """
     if function in abi.RESERVED_NAMES:
         raise HookABIError(
             f"{function!r} is not callable with wasmhooks.call", module=module, function=function
         )
-    loaded = registry.get_module(module)
-    state = HookCall(
-        phase=Phase.CALL,
-        module=module,
-        request=bridge.DjangoRequestSource(request) if request is not None else None,
-        config=config.encode() if isinstance(config, str) else bytes(config),
-        input=bytes(input),
-        kv=bridge.CacheKeyValueStore(conf.KV_CACHE, module),
-        logger=loaded.logger,
-    )
     limits = Limits(
         timeout_ms=timeout_ms if timeout_ms is not None else conf.TIMEOUT_MS,
         memory_bytes=int(conf.MEMORY_MB * 1024 * 1024),
         fuel=conf.FUEL,
     )
-    result = registry.get_host().call(loaded.compiled, function, limits=limits, state=state, label=module)
-    if result != 0:
-        raise HookABIError(f"returned {result}; expected 0", module=module, function=function)
+    config = config.encode() if isinstance(config, str) else bytes(config)
+    try:
+        loaded = registry.get_module(module)
+        state = HookCall(
+            phase=Phase.CALL,
+            module=module,
+            request=bridge.DjangoRequestSource(request) if request is not None else None,
+            config=config,
+            input=bytes(input),
+            kv=bridge.CacheKeyValueStore(conf.KV_CACHE, module),
+            logger=loaded.logger,
+        )
+        result = registry.get_host().call(loaded.compiled, function, limits=limits, state=state, label=module)
+        if result != 0:
+            raise HookABIError(f"returned {result}; expected 0", module=module, function=function)
+    except HookError as error:
+        # Logged, counted and signalled like a binding's failure, then raised to the view.
+        binding = Binding(module=module, pattern=None, name=f"call({function})", limits=limits, config=config)
+        report_failure(binding, "call", error, request)
+        raise
     if request is not None:
         bridge.apply_request_changes(request, state)
     return bytes(state.output)
@@ -102,8 +111,11 @@ def hook(
     ):
         if value is not None:
             raw[key] = value
+    # Only the arguments are checked here: the limits left out follow the WASMHOOKS_* settings
+    # per request, and a bad setting is the system checks' to report, not an import error here.
+    given = {"timeout_ms": DEFAULT_TIMEOUT_MS, "memory_mb": DEFAULT_MEMORY_MB, "fuel": None, **raw}
     try:
-        parse_binding(raw, name=f"@hook({module})", require_pattern=False)
+        parse_binding(given, name=f"@hook({module})", require_pattern=False)
     except BindingError as exc:
         raise ImproperlyConfigured(f"@wasmhooks.hook: {exc}") from None
 

@@ -13,7 +13,7 @@ from wasmhooks.runtime import ModuleInvalid
 
 from . import registry
 from .conf import conf
-from .routing import MODULE_NAME, BindingError, parse_binding
+from .routing import MODULE_NAME, BindingError, parse_binding, positive_number
 
 MIDDLEWARE_PATH = "wasmhooks.middleware.WasmHooksMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -40,10 +40,11 @@ def check_defaults() -> list[CheckMessage]:
     ):
         if name == "WASMHOOKS_FUEL" and value is None:
             continue
-        kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-            errors.append(Error(f"{name} must be a positive number, not {value!r}.", id="wasmhooks.E008"))
-    if conf.KV_CACHE not in settings.CACHES:
+        try:
+            positive_number(value, name, integer=integer)
+        except BindingError as exc:
+            errors.append(Error(f"{exc}.", id="wasmhooks.E008"))
+    if not isinstance(conf.KV_CACHE, str) or conf.KV_CACHE not in settings.CACHES:
         errors.append(
             Error(
                 f"WASMHOOKS_KV_CACHE is {conf.KV_CACHE!r}, which is not an alias in CACHES.",

@@ -6,6 +6,7 @@ is the per-process table the middleware consults, rebuilt when the settings chan
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -71,9 +72,10 @@ class RouteMatch:
     params: Mapping[str, str | None]
 
 
-def _positive_number(value: Any, key: str, *, integer: bool) -> Any:
+def positive_number(value: Any, key: str, *, integer: bool) -> Any:
+    """Return `value` if it is a positive, finite number (an int if `integer`); else raise `BindingError`."""
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < math.inf:
         kind = "integer" if integer else "number"
         raise BindingError(f"'{key}' must be a positive {kind}, not {value!r}", key)
     return value
@@ -120,11 +122,11 @@ def parse_binding(raw: Any, *, name: str = "", require_pattern: bool = True) -> 
     if isinstance(order, bool) or not isinstance(order, int):
         raise BindingError(f"'order' must be an integer, not {order!r}", "order")
 
-    timeout_ms = _positive_number(raw.get("timeout_ms", conf.TIMEOUT_MS), "timeout_ms", integer=False)
-    memory_mb = _positive_number(raw.get("memory_mb", conf.MEMORY_MB), "memory_mb", integer=False)
+    timeout_ms = positive_number(raw.get("timeout_ms", conf.TIMEOUT_MS), "timeout_ms", integer=False)
+    memory_mb = positive_number(raw.get("memory_mb", conf.MEMORY_MB), "memory_mb", integer=False)
     fuel = raw.get("fuel", conf.FUEL)
     if fuel is not None:
-        fuel = _positive_number(fuel, "fuel", integer=True)
+        fuel = positive_number(fuel, "fuel", integer=True)
 
     on_error = raw.get("on_error", "block")
     if on_error not in ON_ERROR_CHOICES:

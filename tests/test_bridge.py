@@ -1,0 +1,144 @@
+"""Django's request and response as guests see and change them (`wasmhooks/bridge.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.test import override_settings
+
+import wasmhooks
+from tests.views import loads
+from tests.wat import BUF, READ, Guest, number
+from wasmhooks.testutils import override_hooks
+
+READERS = ["request_method", "request_path", "request_query", "request_headers", "request_body"]
+READERS += ["request_client_ip", "request_user"]
+
+
+def reader_guest() -> bytes:
+    """For each reader R: `R` outputs what it reads, `R_length` outputs its result with cap 0."""
+    g = Guest()
+    exports: dict[str, list[str | int]] = {}
+    for reader in READERS:
+        exports[reader] = [g.do("output", BUF, g.op(reader, READ))]
+        exports[f"{reader}_length"] = [g.output(g.op(reader, BUF, 0))]
+    exports["request_header"] = [g.do("output", BUF, g.op("request_header", "x-ONE", READ))]
+    exports["context_get"] = [g.do("output", BUF, g.op("context_get", "set-by-view", READ))]
+    return g.build(**exports)
+
+
+@pytest.fixture(autouse=True)
+def _readers() -> Iterator[None]:
+    with override_hooks({"readers": reader_guest()}):
+        yield
+
+
+def read(function: str, request: object) -> bytes:
+    return wasmhooks.call("readers", function, request=request)  # type: ignore[arg-type]
+
+
+def test_request_readers(rf):
+    request = rf.post(
+        "/p/?a=1&b=2",
+        b"payload",
+        content_type="application/octet-stream",
+        headers={"X-One": "1"},
+        SCRIPT_NAME="/app",
+    )
+    assert read("request_method", request) == b"POST"
+    assert read("request_path", request) == b"/app/p/"  # Django's request.path
+    assert read("request_query", request) == b"a=1&b=2"
+    assert read("request_header", request) == b"1"
+    assert read("request_body", request) == b"payload"
+    assert read("request_client_ip", request) == b"127.0.0.1"
+    lines = read("request_headers", request).decode().splitlines()
+    assert lines == [f"{name.lower()}: {value}" for name, value in request.headers.items()]
+    assert "x-one: 1" in lines
+
+
+def test_request_user(rf):
+    request = rf.get("/")
+    assert number(read("request_user_length", request)) == -1  # no user at all
+    request.user = AnonymousUser()
+    assert number(read("request_user_length", request)) == -1
+    request.user = User(username="ada")
+    assert read("request_user", request) == b"ada"
+
+
+def test_a_body_over_the_sites_limit_is_too_large(rf):
+    request = rf.post("/", b"x" * 100, content_type="application/octet-stream")
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10):
+        assert number(read("request_body_length", request)) == -4
+
+
+def test_a_body_already_read_as_a_stream_is_not_there(rf):
+    request = rf.post("/", b"streamed", content_type="application/octet-stream")
+    assert request.read() == b"streamed"
+    assert number(read("request_body_length", request)) == -1
+
+
+def test_guests_read_the_context_the_view_set(rf):
+    request = rf.get("/")
+    request.wasmhooks = {"set-by-view": "hello"}
+    assert read("context_get", request) == b"hello"
+
+
+def test_content_type_set_by_a_hook_goes_to_meta_without_http_prefix(client):
+    g = Guest()
+    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", "text/x-hook")])
+    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
+        response = client.post("/x/", b"", content_type="text/plain")
+    assert loads(response)["headers"]["content-type"] == "text/x-hook"
+    assert response.wsgi_request.META["CONTENT_TYPE"] == "text/x-hook"
+
+
+@pytest.mark.parametrize(
+    ("statement", "cookies"),
+    [
+        (("response_set_header", "Set-Cookie", "only=1"), {"only": "1"}),
+        (("response_add_header", "Set-Cookie", "more=2"), {"view": "1", "more": "2"}),
+        (("response_remove_header", "Set-Cookie"), {}),
+    ],
+)
+def test_on_response_set_cookie_operations(client, statement, cookies):
+    g = Guest()
+    wasm = g.build(on_response=[g.expect(0, *statement)])
+    with override_hooks({"cookies": wasm}, [{"module": "cookies", "pattern": "^/cookie/"}]):
+        response = client.get("/cookie/")
+    assert {name: morsel.value for name, morsel in response.cookies.items()} == cookies
+
+
+def test_a_malformed_set_cookie_is_logged_and_ignored(client, caplog):
+    g = Guest()
+    wasm = g.build(on_response=[g.expect(0, "response_add_header", "Set-Cookie", "a,b=1")])
+    with override_hooks({"cookies": wasm}, [{"module": "cookies", "pattern": "^/cookie/"}]):
+        response = client.get("/cookie/")
+    assert list(response.cookies) == ["view"]
+    assert "ignoring malformed Set-Cookie value 'a,b=1'" in caplog.text
+
+
+def test_an_answer_carries_only_the_content_type_its_guest_gave(client):
+    g = Guest()
+    wasm = g.build(on_request=[g.expect(0, "response_add_header", "Content-Type", "application/json"), 1])
+    with override_hooks({"json": wasm}, [{"module": "json", "pattern": "^/"}]):
+        assert client.get("/x/")["Content-Type"] == "application/json"
+
+
+def test_an_answer_without_a_content_type_gets_djangos(client):
+    with override_hooks({"bare": Guest().build(on_request=[1])}, [{"module": "bare", "pattern": "^/"}]):
+        assert client.get("/x/")["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_header_set_then_removed_in_on_request_never_reaches_the_response(client):
+    g = Guest()
+    wasm = g.build(
+        on_request=[
+            g.expect(0, "response_set_header", "X-View", "hook"),
+            g.expect(0, "response_remove_header", "X-View"),
+        ]
+    )
+    with override_hooks({"flip": wasm}, [{"module": "flip", "pattern": "^/"}]):
+        response = client.get("/x/")
+    assert "X-View" not in response  # the view's own X-View went with it
