@@ -12,7 +12,7 @@ BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
 WASM_DIR = REPO_DIR / "guest-examples" / "wat" / "build"
 
-SECRET_KEY = "demo-only-not-secret"  # noqa: S105 - a demo running on localhost
+SECRET_KEY = "demo-only-not-secret"  # a demo that serves localhost only
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "demo_project.urls"

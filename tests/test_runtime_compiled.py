@@ -210,4 +210,11 @@ def test_wasm_that_does_not_compile_is_invalid_with_a_one_line_reason(tmp_path: 
     with pytest.raises(ModuleInvalid, match=r"^does not compile: \S") as caught:
         ModuleCache(tmp_path, KEY).load(broken)
     assert "\n" not in str(caught.value)
+    assert "unexpected end-of-file" in str(caught.value)  # the cause, not just the summary
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_type_error_names_the_reason() -> None:
+    mistyped = wasmtime.wat2wasm('(module (func (export "f") (result i32) (i64.const 1)))')
+    with pytest.raises(ModuleInvalid, match=r"type mismatch"):
+        ModuleCache(None, KEY).load(mistyped)

@@ -146,7 +146,7 @@ class ModuleCache:
         try:
             module = wasmtime.Module(engine_module.get_engine(), wasm)
         except wasmtime.WasmtimeError as exc:
-            raise ModuleInvalid(f"does not compile: {_first_line(exc)}") from None
+            raise ModuleInvalid(f"does not compile: {_one_line(exc)}") from None
         self._store_on_disk(sha256, module)
         return module
 
@@ -174,7 +174,7 @@ class ModuleCache:
         try:
             return wasmtime.Module.deserialize(engine_module.get_engine(), artifact)
         except wasmtime.WasmtimeError as exc:
-            logger.warning("cannot load compiled module %s: %s", path, _first_line(exc))
+            logger.warning("cannot load compiled module %s: %s", path, _one_line(exc))
             return None
 
     def _store_on_disk(self, sha256: str, module: wasmtime.Module) -> None:
@@ -196,5 +196,8 @@ class ModuleCache:
             logger.warning("cannot write compiled module cache %s: %s", path, exc)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _one_line(exc: BaseException) -> str:
+    """wasmtime's message on one line: the summary, then each cause ("a: b: c")."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    parts = [line for line in lines if line and line != "Caused by:"]
+    return ": ".join(parts) if parts else type(exc).__name__
