@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -17,7 +16,6 @@ from tests.views import loads
 from tests.wat import BUF, INFINITE_LOOP, MEMORY_BOMB, READ, Guest, hook, number
 from wasmhooks import metrics
 from wasmhooks.routing import BindingError
-from wasmhooks.signals import hook_failed
 from wasmhooks.testutils import override_hooks
 
 
@@ -44,18 +42,6 @@ def calls_guest() -> bytes:
 def calls_module() -> Iterator[None]:
     with override_hooks({"calls": calls_guest()}):
         yield
-
-
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: object, **kwargs: Any) -> None:
-        received.append(kwargs)
-
-    hook_failed.connect(receiver)
-    yield received
-    hook_failed.disconnect(receiver)
 
 
 # wasmhooks.call ---------------------------------------------------------------------------

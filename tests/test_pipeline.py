@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,26 +19,12 @@ from tests import views
 from tests.views import loads
 from tests.wat import INFINITE_LOOP, MEMORY_BOMB, Guest, hook
 from wasmhooks import metrics
-from wasmhooks.signals import hook_failed
 from wasmhooks.testutils import override_hooks
 
 
 @pytest.fixture(autouse=True)
 def _forget_view_calls() -> None:
     views.calls.clear()
-
-
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    """The keyword arguments of every `hook_failed` signal sent during the test."""
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: object, **kwargs: Any) -> None:
-        received.append(kwargs)
-
-    hook_failed.connect(receiver)
-    yield received
-    hook_failed.disconnect(receiver)
 
 
 @dataclass
