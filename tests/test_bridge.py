@@ -94,6 +94,36 @@ def test_content_type_set_by_a_hook_goes_to_meta_without_http_prefix(client):
     assert response.wsgi_request.META["CONTENT_TYPE"] == "text/x-hook"
 
 
+def test_a_new_content_type_reaches_the_form_parser(client):
+    g = Guest()
+    form = "application/x-www-form-urlencoded"
+    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", form)])
+    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
+        response = client.post("/x/", b"name=hook", content_type="text/plain")
+    assert response.wsgi_request.content_type == "application/x-www-form-urlencoded"
+    assert response.wsgi_request.POST["name"] == "hook"
+
+
+def test_a_new_charset_becomes_the_request_encoding(client):
+    g = Guest()
+    latin = "text/plain; charset=latin-1"
+    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", latin)])
+    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
+        response = client.post("/x/", b"", content_type="text/plain")
+    assert response.wsgi_request.content_params == {"charset": "latin-1"}
+    assert response.wsgi_request.encoding == "latin-1"
+
+
+def test_an_unknown_charset_leaves_the_encoding_alone(client):
+    g = Guest()
+    unknown = "text/plain; charset=nope"
+    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", unknown)])
+    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
+        response = client.post("/x/", b"", content_type="text/plain")
+    assert response.wsgi_request.content_params == {"charset": "nope"}
+    assert response.wsgi_request.encoding is None
+
+
 @pytest.mark.parametrize(
     ("statement", "cookies"),
     [

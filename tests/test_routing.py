@@ -64,7 +64,7 @@ def test_a_binding_overrides_the_defaults():
 
 
 def test_small_details():
-    assert parse_binding(binding(methods=[])).methods is None
+    assert parse_binding(binding(methods=["get", "POST"])).methods == {"GET", "POST"}
     assert parse_binding(binding(config=b"\x00raw")).config == b"\x00raw"
     assert parse_binding(binding(), name="settings[3]").name == "settings[3]"
     assert parse_binding({"module": "m"}, require_pattern=False).pattern is None
@@ -84,6 +84,7 @@ def test_small_details():
         (binding(methods=["GET", 1]), "methods", "'methods' must be a list of HTTP methods"),
         (binding(methods=["G E T"]), "methods", "'methods' must be a list of HTTP methods"),
         (binding(methods=7), "methods", "'methods' must be a list of HTTP methods"),
+        (binding(methods=[]), "methods", "'methods' must not be empty; leave it out for every method"),
         (binding(order="1"), "order", "'order' must be an integer, not '1'"),
         (binding(order=True), "order", "'order' must be an integer, not True"),
         (binding(timeout_ms=0), "timeout_ms", "'timeout_ms' must be a positive number, not 0"),
@@ -93,6 +94,8 @@ def test_small_details():
         (binding(memory_mb="32"), "memory_mb", "'memory_mb' must be a positive number, not '32'"),
         (binding(fuel=1.5), "fuel", "'fuel' must be a positive integer, not 1.5"),
         (binding(fuel=0), "fuel", "'fuel' must be a positive integer, not 0"),
+        (binding(fuel=2**63), "fuel", f"'fuel' must be at most {2**63 - 1}, not {2**63}"),
+        (binding(memory_mb=0.01), "memory_mb", "'memory_mb' must allow at least one 64 KiB page, not 0.01"),
         (
             binding(on_error="ignore"),
             "on_error",

@@ -7,6 +7,7 @@ changes back onto the real request and response.
 
 from __future__ import annotations
 
+import codecs
 import http.cookies
 import logging
 import re
@@ -16,6 +17,7 @@ from django.core.cache import caches
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
+from django.utils.http import parse_header_parameters
 
 from wasmhooks.abi.state import BodyTooLarge, HookCall, NotAnInteger, ResponseDraft
 
@@ -92,8 +94,24 @@ def apply_request_changes(request: HttpRequest, call: HookCall) -> None:
             else:
                 request.META[_meta_key(lower)] = value
         request.__dict__.pop("headers", None)  # HttpRequest.headers is a cached_property
+        if "content-type" in call.request_header_changes:
+            _refresh_content_type(request)
     if call.context_changes:
         request_context(request).update(call.context_changes)
+
+
+def _refresh_content_type(request: HttpRequest) -> None:
+    """Re-derive what Django parsed from Content-Type when the request was built, so that
+    `request.POST` and `request.encoding` follow a hook's new Content-Type."""
+    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    request.content_type, request.content_params = content_type, params
+    charset = params.get("charset")
+    if charset:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            return
+        request.encoding = charset
 
 
 def draft_of(response: HttpResponseBase) -> ResponseDraft:

@@ -34,6 +34,9 @@ BINDING_KEYS = frozenset(
     }
 )
 _HTTP_METHOD = re.compile(r"^[A-Z]+$")
+MIB = 1024 * 1024
+WASM_PAGE_BYTES = 65536
+MAX_FUEL = 2**63 - 1
 MODULE_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 
@@ -116,7 +119,9 @@ def parse_binding(raw: Any, *, name: str = "", require_pattern: bool = True) -> 
             or not all(isinstance(m, str) and _HTTP_METHOD.match(m.upper()) for m in methods)
         ):
             raise BindingError(f"'methods' must be a list of HTTP methods, not {methods!r}", "methods")
-        methods = frozenset(m.upper() for m in methods) or None
+        if not methods:
+            raise BindingError("'methods' must not be empty; leave it out for every method", "methods")
+        methods = frozenset(m.upper() for m in methods)
 
     order = raw.get("order", 0)
     if isinstance(order, bool) or not isinstance(order, int):
@@ -124,9 +129,13 @@ def parse_binding(raw: Any, *, name: str = "", require_pattern: bool = True) -> 
 
     timeout_ms = positive_number(raw.get("timeout_ms", conf.TIMEOUT_MS), "timeout_ms", integer=False)
     memory_mb = positive_number(raw.get("memory_mb", conf.MEMORY_MB), "memory_mb", integer=False)
+    if memory_mb * MIB < WASM_PAGE_BYTES:
+        raise BindingError(f"'memory_mb' must allow at least one 64 KiB page, not {memory_mb!r}", "memory_mb")
     fuel = raw.get("fuel", conf.FUEL)
     if fuel is not None:
         fuel = positive_number(fuel, "fuel", integer=True)
+        if fuel > MAX_FUEL:
+            raise BindingError(f"'fuel' must be at most {MAX_FUEL}, not {fuel!r}", "fuel")
 
     on_error = raw.get("on_error", "block")
     if on_error not in ON_ERROR_CHOICES:
@@ -152,7 +161,7 @@ def parse_binding(raw: Any, *, name: str = "", require_pattern: bool = True) -> 
         name=binding_name,
         methods=methods,
         order=order,
-        limits=Limits(timeout_ms=timeout_ms, memory_bytes=int(memory_mb * 1024 * 1024), fuel=fuel),
+        limits=Limits(timeout_ms=timeout_ms, memory_bytes=int(memory_mb * MIB), fuel=fuel),
         on_error=on_error,
         config=config,
         isolate=isolate,
