@@ -10,7 +10,7 @@ WAT_MODULES := $(patsubst guest-examples/wat/%.wat,guest-examples/wat/build/%.wa
 
 WHEEL_DIR := build/wheel-test
 
-.PHONY: install guests demo test lint typecheck pytest test-wheel test-services clean
+.PHONY: install guests demo test lint typecheck pytest test-wheel test-services bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test-wheel: install guests
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -c "import wasmhooks, sys; \
 		assert 'site-packages' in wasmhooks.__file__, wasmhooks.__file__; print('testing', wasmhooks.__file__)"
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -m pytest -q -p no:cacheprovider
+
+# Prints per-request overhead figures and ratios measured in one run (never asserted).
+bench: install
+	$(PY) bench/overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info guest-examples/wat/build demo_project/db.sqlite3 demo_project/.wasm-cache
