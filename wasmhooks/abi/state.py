@@ -122,6 +122,11 @@ class HookCall:
     request_header_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """Pending request header changes by lower-case name: (name, value), value None = removed."""
     context_changes: dict[str, str] = field(default_factory=dict)
+    held_bytes: int = 0
+    """Bytes of header and context changes this call asked the host to keep."""
+    log_records: int = 0
+    kv_writes: int = 0
+    kv_written_bytes: int = 0
     _headers: Mapping[str, str] | None = None
 
     def request_headers(self) -> dict[str, str]:

@@ -40,6 +40,11 @@ MAX_KV_KEY_BYTES = 512
 MAX_KV_VALUE_BYTES = 1024 * 1024
 MAX_RANDOM_BYTES = 64 * 1024
 MAX_LOG_BYTES = 8 * 1024
+# Per call: a guest in a loop must not make the host hold, log or store without bound.
+MAX_CHANGE_BYTES = 1024 * 1024
+MAX_LOG_RECORDS = 1000
+MAX_KV_WRITES = 1000
+MAX_KV_WRITE_BYTES = 8 * 1024 * 1024
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
@@ -64,6 +69,24 @@ def _reply(frame: CallFrame, buf: int, cap: int, value: bytes | str | None) -> i
 
 def _text(frame: CallFrame, ptr: int, length: int) -> str | None:
     return GuestMemory(frame).read_text(ptr, length)
+
+
+def _hold(call: HookCall, *texts: str) -> bool:
+    """Charge a change to the call's `MAX_CHANGE_BYTES`; False when it would go over."""
+    size = sum(len(text.encode()) for text in texts)
+    if call.held_bytes + size > MAX_CHANGE_BYTES:
+        return False
+    call.held_bytes += size
+    return True
+
+
+def _count_kv_write(call: HookCall, size: int) -> bool:
+    """Charge a write to the call's `MAX_KV_WRITES` and `MAX_KV_WRITE_BYTES`."""
+    if call.kv_writes >= MAX_KV_WRITES or call.kv_written_bytes + size > MAX_KV_WRITE_BYTES:
+        return False
+    call.kv_writes += 1
+    call.kv_written_bytes += size
+    return True
 
 
 # Request readers -----------------------------------------------------------------------
@@ -147,7 +170,7 @@ def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr
         return NOT_ALLOWED
     if name is None or value is None or not _valid_request_header(name, value):
         return INVALID
-    if len(value.encode()) > MAX_HEADER_BYTES:
+    if len(value.encode()) > MAX_HEADER_BYTES or not _hold(call, name, value):
         return TOO_LARGE
     call.request_header_changes[name.lower()] = (name, value)
     return OK
@@ -162,6 +185,8 @@ def request_remove_header(frame: CallFrame, name_ptr: int, name_len: int) -> int
         return INVALID
     if call.request_header(name.lower()) is None:
         return NOT_FOUND
+    if not _hold(call, name):
+        return TOO_LARGE
     call.request_header_changes[name.lower()] = (name, None)
     return OK
 
@@ -178,7 +203,7 @@ def context_set(frame: CallFrame, key_ptr: int, key_len: int, value_ptr: int, va
         return NOT_ALLOWED
     if key is None or value is None or not key:
         return INVALID
-    if key_len + value_len > MAX_CONTEXT_BYTES:
+    if key_len + value_len > MAX_CONTEXT_BYTES or not _hold(call, key, value):
         return TOO_LARGE
     call.context_changes[key] = value
     return OK
@@ -226,7 +251,7 @@ def _header_change(
         return NOT_ALLOWED
     if name is None or value is None or not valid_header_name(name) or not valid_header_value(value):
         return INVALID
-    if len(value.encode()) > MAX_HEADER_BYTES:
+    if len(value.encode()) > MAX_HEADER_BYTES or not _hold(call, name, value):
         return TOO_LARGE
     return call, name, value
 
@@ -337,6 +362,8 @@ def kv_set(
     if ttl_seconds < 0:
         return INVALID
     call, key = found
+    if not _count_kv_write(call, len(key) + value_len):
+        return TOO_LARGE
     value = memory.read(value_ptr, value_len)
     assert call.kv is not None
     call.kv.set(key, value, ttl_seconds)
@@ -349,6 +376,8 @@ def kv_incr(frame: CallFrame, key_ptr: int, key_len: int, delta: int) -> int:
     if isinstance(found, int):
         raise GuestFault(f"kv_incr: bad key (status {found})")
     call, key = found
+    if not _count_kv_write(call, len(key)):
+        raise GuestFault(f"kv_incr: more than {MAX_KV_WRITES} key-value writes in one call")
     assert call.kv is not None
     try:
         value = call.kv.incr(key, delta)
@@ -364,6 +393,8 @@ def kv_delete(frame: CallFrame, key_ptr: int, key_len: int) -> int:
     if isinstance(found, int):
         return found
     call, key = found
+    if not _count_kv_write(call, len(key)):
+        return TOO_LARGE
     assert call.kv is not None
     return OK if call.kv.delete(key) else NOT_FOUND
 
@@ -377,6 +408,11 @@ def log(frame: CallFrame, level: int, ptr: int, length: int) -> None:
     message = memory.read(ptr, min(memory.check(ptr, length), MAX_LOG_BYTES))
     if not 0 <= level < len(_LOG_LEVELS):
         raise GuestFault(f"log: level {level} is not 0 (debug) to 3 (error)")
+    call.log_records += 1
+    if call.log_records > MAX_LOG_RECORDS:
+        if call.log_records == MAX_LOG_RECORDS + 1:
+            call.logger.warning("more than %d log lines in one call: the rest are dropped", MAX_LOG_RECORDS)
+        return
     call.logger.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
 
 
