@@ -158,3 +158,16 @@ def test_modules_and_instances_survive_an_engine_replacement(host: WasmHost) -> 
     assert incr(host) == 2
     recompiled = other_host.compile(wasm())
     assert other_host.modules.refresh(other_compiled) is recompiled
+
+
+def test_a_result_outside_expect_is_an_abi_error_and_drops_the_instance(host: WasmHost) -> None:
+    compiled = host.compile(wasm())
+    assert incr(host) == 1
+    with pytest.raises(HookABIError, match=r"returned 2; expected one of \[0, 1\]") as caught:
+        host.call(compiled, "incr", limits=LIMITS, label="counter", expect=(0, 1))
+    assert (caught.value.module, caught.value.function) == ("counter", "incr")
+    assert incr(host) == 1  # a new instance: the counter starts again
+
+
+def test_a_result_inside_expect_is_returned(host: WasmHost) -> None:
+    assert host.call(host.compile(wasm()), "incr", limits=LIMITS, label="counter", expect=(1,)) == 1

@@ -348,3 +348,28 @@ def test_wasi_error_is_summarized_without_backtrace(wasi_host: WasmHost) -> None
 
 def test_wasi_host_runs_modules_that_do_not_import_wasi(wasi_host: WasmHost) -> None:
     assert call(wasi_host, EXPORTS, "nothing") == 0
+
+
+SPENDER = """
+(module
+  (memory (export "memory") 1)
+  (func $spend (param $rounds i32)
+    (loop $again
+      (local.set $rounds (i32.sub (local.get $rounds) (i32.const 1)))
+      (br_if $again (i32.gt_s (local.get $rounds) (i32.const 0)))))
+  (func (export "_initialize") (call $spend (i32.const 6000)))
+  (func (export "work") (result i32) (call $spend (i32.const 6000)) (i32.const 0))
+)
+"""
+
+
+def test_creation_initialize_and_the_first_call_share_one_budget() -> None:
+    # Each spend of 6000 rounds fits in the budget; two of them do not. Fuel makes it exact.
+    host = WasmHost([])
+    compiled = host.compile(bytes(wasmtime.wat2wasm(SPENDER)))
+    budget = Limits(fuel=70_000)
+    assert host.call(compiled, "work", limits=Limits(fuel=10**9), label="roomy") == 0
+    with pytest.raises(HookFuelExhausted):
+        host.call(compiled, "work", limits=budget, label="tight")
+    host.call(compiled, "work", limits=Limits(fuel=10**9), label="warm")
+    assert host.call(compiled, "work", limits=budget, label="warm") == 0  # re-armed: a full budget

@@ -60,9 +60,9 @@ def call(
             kv=bridge.CacheKeyValueStore(conf.KV_CACHE, module),
             logger=loaded.logger,
         )
-        result = registry.get_host().call(loaded.compiled, function, limits=limits, state=state, label=module)
-        if result != 0:
-            raise HookABIError(f"returned {result}; expected 0", module=module, function=function)
+        registry.get_host().call(
+            loaded.compiled, function, limits=limits, state=state, label=module, expect=(0,)
+        )
     except HookError as error:
         # Logged, counted and signalled like a binding's failure, then raised to the view.
         binding = Binding(module=module, pattern=None, name=f"call({function})", limits=limits, config=config)

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from wasmhooks import metrics
 from wasmhooks.abi.state import HookCall, Phase, ResponseDraft
-from wasmhooks.runtime import HookABIError, HookError
+from wasmhooks.runtime import HookError
 
 from . import bridge, registry
 from .conf import conf
@@ -69,21 +69,15 @@ def run_guest(
     allowed_results: Sequence[int],
 ) -> int:
     """Run one export under the binding's limits. Raises `HookError`, also for a bad result."""
-    result = registry.get_host().call(
+    return registry.get_host().call(
         loaded.compiled,
         function,
         limits=binding.limits,
         state=call,
         label=loaded.name,
         isolate=binding.isolate,
+        expect=allowed_results,
     )
-    if result not in allowed_results:
-        raise HookABIError(
-            f"returned {result}; expected one of {list(allowed_results)}",
-            module=loaded.name,
-            function=function,
-        )
-    return result
 
 
 class HookPipeline:

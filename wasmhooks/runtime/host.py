@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import wasmtime
@@ -75,15 +75,17 @@ class WasmHost:
         state: Any = None,
         label: str = "",
         isolate: bool = False,
+        expect: Collection[int] | None = None,
     ) -> int:
         """Run `function` of `compiled` and return its i32 result.
 
-        Raises the `HookError` that matches any failure; the instance that failed is dropped.
+        Raises the `HookError` that matches any failure, `HookABIError` for a result not in
+        `expect` (when given); the instance that failed is dropped.
         """
         compiled = self.modules.refresh(compiled)
         instance = self._acquire(compiled, limits, state, label, isolate)
         try:
-            return instance.call(function, limits, state)
+            return instance.call(function, limits, state, expect)
         finally:
             if not isolate and not instance.broken:
                 self._release(instance, label)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +84,10 @@ class GuestInstance:
         self.memory: wasmtime.Memory | None = None
 
         frame = CallFrame(state, None, label, "(instantiate)")
+        # One deadline and one fuel budget cover instantiation, `_initialize` and the first
+        # call, so a fresh instance's first call cannot take several times its timeout.
         self._arm(limits)
+        self._armed_for_first_call = True
         with frame:
             try:
                 self.instance = linker.instantiate(self.store, compiled.module)
@@ -93,7 +96,7 @@ class GuestInstance:
         memory = self.instance.exports(self.store).get("memory")
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
         if "_initialize" in compiled.functions:
-            self.call("_initialize", limits, state)
+            self._invoke(self._export("_initialize"), "_initialize", state)
 
     def _arm(self, limits: Limits) -> None:
         self.store.set_epoch_deadline(engine_module.deadline_ticks(limits.timeout_ms))
@@ -102,13 +105,30 @@ class GuestInstance:
     def has_function(self, name: str) -> bool:
         return name in self.compiled.functions
 
-    def call(self, name: str, limits: Limits, state: Any) -> int:
+    def call(self, name: str, limits: Limits, state: Any, expect: Collection[int] | None = None) -> int:
         """Call the exported `() -> i32` (or `() -> ()`) function `name` and return its result.
 
-        The deadline and fuel are re-armed first. WASI `proc_exit(0)` returns 0. Raises
-        `HookABIError` when the export is missing or has another signature, and the
-        `HookError` matching any other failure; after a failure the instance is `broken`.
+        The deadline and fuel are re-armed first (except on the first call, which shares the
+        budget of the instance's creation). WASI `proc_exit(0)` returns 0. Raises
+        `HookABIError` when the export is missing or has another signature, or when the result
+        is not in `expect`, and the `HookError` matching any other failure; after a failure
+        the instance is `broken`.
         """
+        func = self._export(name)
+        if self._armed_for_first_call:
+            self._armed_for_first_call = False
+        else:
+            self._arm(limits)
+        result = self._invoke(func, name, state)
+        if expect is not None and result not in expect:
+            self.broken = True
+            raise HookABIError(
+                f"returned {result}; expected one of {sorted(expect)}", module=self.label, function=name
+            )
+        return result
+
+    def _export(self, name: str) -> wasmtime.Func:
+        """The exported function `name`. Raises `HookABIError` if it is missing or mistyped."""
         func = self._funcs.get(name)
         if func is None:
             signature = self.compiled.functions.get(name)
@@ -119,8 +139,10 @@ class GuestInstance:
             export = self.instance.exports(self.store)[name]
             assert isinstance(export, wasmtime.Func)
             func = self._funcs[name] = export
+        return func
+
+    def _invoke(self, func: wasmtime.Func, name: str, state: Any) -> int:
         frame = CallFrame(state, self.memory, self.label, name)
-        self._arm(limits)
         with frame:
             try:
                 result = lowlevel.call_unchecked(self.store, func)
