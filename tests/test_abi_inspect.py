@@ -102,7 +102,7 @@ def test_every_unknown_import_is_named_in_one_message():
       (import "env" "abort" (func))
       (import "wasmhooks" "nope" (func))
       (import "wasmhooks" "config" (global i32))
-      (import "wasi_snapshot_preview1" "fd_write" (memory 1))"""
+      (import "wasi_snapshot_preview1" "fd_write" (table 1 funcref))"""
     wat = guest_wat(f'(func (export "on_request") {RETURN_0})').replace("(module", "(module" + imports, 1)
     assert problems(wat).endswith(
         "it imports what the host does not provide: env.abort, wasi_snapshot_preview1.fd_write, "

@@ -16,10 +16,10 @@ KEY = b"secret key"
 SOURCE = """
 (module
   (import "wasmhooks" "log" (func (param i32 i32 i32)))
-  (import "env" "mem" (memory 1))
+  (import "env" "mem" (memory $mem 2))
   (import "env" "table" (table 1 funcref))
   (import "env" "flag" (global i32))
-  (memory (export "memory") 2)
+  (export "memory" (memory $mem))
   (global (export "version") i32 (i32.const 1))
   (func (export "answer") (result i32) i32.const 42)
   (func (export "add") (param i32 i64) (result i64) local.get 1)

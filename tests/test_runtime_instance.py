@@ -18,8 +18,10 @@ from wasmhooks.runtime import (
     HookTrap,
     HostFunction,
     Limits,
+    ModuleInvalid,
     WasmHost,
 )
+from wasmhooks.runtime import instance as instance_module
 
 PAGE = 65536
 SPIN = "(loop $l (br $l))"
@@ -373,3 +375,53 @@ def test_creation_initialize_and_the_first_call_share_one_budget() -> None:
         host.call(compiled, "work", limits=budget, label="tight")
     host.call(compiled, "work", limits=Limits(fuel=10**9), label="warm")
     assert host.call(compiled, "work", limits=budget, label="warm") == 0  # re-armed: a full budget
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("(module (memory 1) (memory 1))", "multiple memories"),
+        ("(module (memory i64 1))", "memory64 must be enabled"),
+        ("(module (memory 1 1 shared))", "threads must be enabled"),
+    ],
+    ids=["two-memories", "memory64", "shared-memory"],
+)
+def test_modules_that_could_get_around_the_memory_cap_do_not_compile(source: str, reason: str) -> None:
+    with pytest.raises(ModuleInvalid, match=reason):
+        WasmHost([]).compile(bytes(wasmtime.wat2wasm(source)))
+
+
+TABLES = """
+(module
+  (memory (export "memory") 1)
+  (table $t {initial} funcref)
+  {extra}
+  (func (export "grow") (result i32) (table.grow $t (ref.null func) (i32.const {grow})))
+)
+"""
+
+
+def _tables(initial: int = 1, grow: int = 1, extra_tables: int = 0) -> bytes:
+    extra = " ".join("(table 1 funcref)" for _ in range(extra_tables))
+    return bytes(wasmtime.wat2wasm(TABLES.format(initial=initial, grow=grow, extra=extra)))
+
+
+def test_table_growth_past_the_element_cap_is_refused_to_the_guest() -> None:
+    host = WasmHost([])
+    assert host.call(host.compile(_tables(grow=10)), "grow", limits=Limits(), label="t") == 1
+    refused = host.compile(_tables(grow=instance_module.MAX_TABLE_ELEMENTS))
+    assert host.call(refused, "grow", limits=Limits(), label="t") == -1
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        {"initial": instance_module.MAX_TABLE_ELEMENTS + 1},
+        {"extra_tables": instance_module.MAX_TABLES},
+    ],
+    ids=["table-too-large", "too-many-tables"],
+)
+def test_tables_over_the_limits_at_instantiation_are_memory_exceeded(module: dict[str, int]) -> None:
+    host = WasmHost([])
+    with pytest.raises(HookMemoryExceeded):
+        host.call(host.compile(_tables(**module)), "grow", limits=Limits(), label="t")

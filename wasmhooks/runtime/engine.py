@@ -35,6 +35,11 @@ _ENGINE_SETTINGS = {
     "epoch_interruption": True,
     "consume_fuel": True,
     "cranelift_opt_level": "speed",
+    # Store limits cap each memory, not their sum: one memory per module keeps the cap a cap.
+    "wasm_multi_memory": False,
+    "wasm_memory64": False,
+    # No shared memories: a guest's memory is a plain `Memory` the host can bounds-check.
+    "wasm_threads": False,
 }
 
 
@@ -43,6 +48,9 @@ def _build_config() -> wasmtime.Config:
     config.epoch_interruption = _ENGINE_SETTINGS["epoch_interruption"]
     config.consume_fuel = _ENGINE_SETTINGS["consume_fuel"]
     config.cranelift_opt_level = _ENGINE_SETTINGS["cranelift_opt_level"]
+    config.wasm_multi_memory = _ENGINE_SETTINGS["wasm_multi_memory"]
+    config.wasm_memory64 = _ENGINE_SETTINGS["wasm_memory64"]
+    config.wasm_threads = _ENGINE_SETTINGS["wasm_threads"]
     # Parallel compilation runs on a process-wide thread pool that a forked child inherits
     # without its threads: compiling there would wait forever. Children compile serially.
     config.parallel_compilation = _generation == 0

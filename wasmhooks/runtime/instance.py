@@ -23,6 +23,10 @@ from .errors import (
 from .frame import CallFrame, GuestFault
 
 PAGE_BYTES = 65536
+# Tables hold references (8 bytes an element): enough for any compiler's function table,
+# small enough that `table.grow` cannot be used to eat host memory.
+MAX_TABLE_ELEMENTS = 100_000
+MAX_TABLES = 8
 # Called with the instance's label; wasmtime runs WASI output callbacks on its own threads,
 # so the configuration must know which module it serves.
 WasiConfigFactory = Callable[[str], wasmtime.WasiConfig]
@@ -77,7 +81,13 @@ class GuestInstance:
                 module=label,
             )
         self.store = wasmtime.Store(engine_module.get_engine())
-        self.store.set_limits(memory_size=limits.memory_bytes)
+        self.store.set_limits(
+            memory_size=limits.memory_bytes,
+            memories=1,
+            table_elements=MAX_TABLE_ELEMENTS,
+            tables=MAX_TABLES,
+            instances=1,
+        )
         if wasi_config is not None and "wasi_snapshot_preview1" in compiled.import_modules:
             self.store.set_wasi(wasi_config(label))
         self._funcs: dict[str, wasmtime.Func] = {}
@@ -175,7 +185,7 @@ class GuestInstance:
             return HookFuelExhausted("fuel exhausted", **where)
         if self._memory_at_cap():
             return HookMemoryExceeded(f"trapped at the memory cap: {_summary(exc)}", **where)
-        if "exceeds memory limits" in str(exc):  # a memory it declares but does not export
+        if any(words in str(exc) for words in _LIMIT_ERRORS):  # refused at instantiation
             return HookMemoryExceeded(_summary(exc), **where)
         return HookTrap(_summary(exc), **where)
 
@@ -183,6 +193,11 @@ class GuestInstance:
         if self.memory is None:
             return False
         return self.memory.data_len(self.store) + PAGE_BYTES > self.memory_bytes
+
+
+# wasmtime's words when instantiation would break a Store limit (a memory it declares but
+# does not export, a table over MAX_TABLE_ELEMENTS, more than MAX_TABLES tables).
+_LIMIT_ERRORS = ("exceeds memory limits", "exceeds table limits", "resource limit exceeded")
 
 
 def _summary(exc: BaseException) -> str:
