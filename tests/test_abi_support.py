@@ -16,7 +16,7 @@ from wasmhooks.abi import HOST_FUNCTIONS, HookCall, Phase, v1, wasi
 from wasmhooks.abi.state import NotAnInteger
 from wasmhooks.runtime import GuestInstance, Limits, WasmHost
 
-HOST = WasmHost(HOST_FUNCTIONS, wasi_config=wasi.sandbox_config)
+HOST = WasmHost((*HOST_FUNCTIONS, *wasi.OVERRIDES), wasi_config=wasi.sandbox_config)
 LIMITS = Limits(timeout_ms=2000)
 SIGNATURES = {function.name: function for function in v1.FUNCTIONS}
 PAGE = 65536

@@ -93,16 +93,78 @@ def test_wasi_output_goes_to_the_module_logger(caplog, wasm):
     assert {record.name for record in caplog.records} == {"wasmhooks.guest.labelled"}
 
 
-def test_output_callbacks_log_each_line_at_the_stream_level(caplog):
+def test_output_logs_each_line_at_the_stream_level(caplog):
     caplog.set_level(logging.INFO, logger="wasmhooks.guest")
     logger = logging.getLogger("wasmhooks.guest.mod")
-    assert wasi._output(logger, logging.INFO)(b"one\ntwo \xff\n") == 10
-    assert wasi._output(logger, logging.WARNING)(b"three") == 5
+    assert wasi.GuestOutput(logger, logging.INFO)(b"one\ntwo \xff\n") == 10
+    assert wasi.GuestOutput(logger, logging.WARNING)(b"three") == 5
     assert caplog.record_tuples == [
         ("wasmhooks.guest.mod", logging.INFO, "one"),
         ("wasmhooks.guest.mod", logging.INFO, "two \ufffd"),
         ("wasmhooks.guest.mod", logging.WARNING, "three"),
     ]
+
+
+def test_output_reads_only_the_start_of_a_huge_write(monkeypatch, caplog):
+    monkeypatch.setattr(wasi, "MAX_WRITE_BYTES", 8)
+    caplog.set_level(logging.INFO, logger="wasmhooks.guest")
+    output = wasi.GuestOutput(logging.getLogger("wasmhooks.guest.mod"), logging.INFO)
+    assert output(b"1234\n5678\n" * 1000) == 10_000  # all of it taken, most of it not read
+    assert [record.getMessage() for record in caplog.records] == ["1234", "567"]
+
+
+def test_output_past_the_lines_per_second_is_dropped_with_one_warning(monkeypatch, caplog):
+    monkeypatch.setattr(wasi, "MAX_LINES_PER_SECOND", 2)
+    caplog.set_level(logging.INFO, logger="wasmhooks.guest")
+    output = wasi.GuestOutput(logging.getLogger("wasmhooks.guest.mod"), logging.INFO)
+    output(b"a\nb\nc\n")
+    output(b"d\n")
+    assert [record.getMessage() for record in caplog.records] == [
+        "a",
+        "b",
+        "more than 2 lines of output a second: the rest are dropped",
+    ]
+    output.second -= 1  # a new second starts a new budget
+    output(b"e\n")
+    assert caplog.records[-1].getMessage() == "e"
+
+
+def test_a_flood_of_output_in_one_call_stays_within_the_line_budget(caplog):
+    caplog.set_level(logging.INFO, logger="wasmhooks.guest")
+    flood = wasm_from_wat(
+        """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 17)
+  (func (export "wasmhooks_abi_v1"))
+  (func (export "flood") (result i32)
+    (memory.fill (i32.const 64) (i32.const 10) (i32.const 1048576))
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 1048576))
+    (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16))))"""
+    )
+    assert HOST.call(HOST.compile(flood), "flood", limits=LIMITS, label="flood") == 0
+    assert len(caplog.records) <= wasi.MAX_LINES_PER_SECOND * 2 + 2
+
+
+def test_sleeping_with_poll_oneoff_is_refused_so_the_deadline_holds():
+    # A clock subscription of 3 s: with wasmtime's own poll_oneoff the call would sleep 3 s
+    # inside the host, past any timeout.
+    sleeper = wasm_from_wat(
+        """(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "wasmhooks_abi_v1"))
+  (func (export "sleep") (result i32)
+    (i64.store (i32.const 0) (i64.const 1))
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 3000000000))
+    (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 192))))"""
+    )
+    started = time.monotonic()
+    result = HOST.call(HOST.compile(sleeper), "sleep", limits=LIMITS, label="sleeper", expect=None)
+    assert result == wasi.ENOSYS
+    assert time.monotonic() - started < 1
 
 
 def test_random_get_fills_the_buffer(wasm):

@@ -49,7 +49,7 @@ def get_host() -> WasmHost:
         with _lock:
             if _host is None:
                 _host = WasmHost(
-                    abi.HOST_FUNCTIONS,
+                    (*abi.HOST_FUNCTIONS, *abi.wasi.OVERRIDES),
                     cache_dir=conf.CACHE_DIR,
                     signing_key=conf.SECRET_KEY.encode(),
                     wasi_config=abi.wasi.sandbox_config,

@@ -54,9 +54,11 @@ class WasmHost:
         with self._linker_lock:
             if self._linker is None or self._linker_generation != engine_module.generation():
                 linker = wasmtime.Linker(engine_module.get_engine())
-                lowlevel.define_host_functions(linker, self.host_functions, current_frame)
                 if self.wasi_config is not None:
                     linker.define_wasi()
+                    # Our host functions may replace WASI's (the sandbox shadows `poll_oneoff`).
+                    linker.allow_shadowing = True
+                lowlevel.define_host_functions(linker, self.host_functions, current_frame)
                 self._linker = linker
                 self._linker_generation = engine_module.generation()
             assert self._linker is not None
