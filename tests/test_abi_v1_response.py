@@ -209,3 +209,96 @@ def test_response_remove_header_removes_a_present_header_only(name, expected, he
     assert probe("response_remove_header", *name_range, call=call, data=data).result == expected
     assert response.headers == headers
     assert response.operations == ([("remove", name, "")] if expected == v1.OK else [])
+
+
+def change_headers(response: ResponseDraft, phase: Phase, *changes: tuple[str, ...]) -> list[int]:
+    """Make `changes` ((function, name[, value]) each) in one guest call; return their statuses."""
+    data, ranges = place(*(text for _function, *texts in changes for text in texts))
+    statements = []
+    for index, (function, *texts) in enumerate(changes):
+        args = [number for _text in texts for number in ranges.pop(0)]
+        statements.append(f"(i32.store (i32.const {4 * index}) {invoke(function, *args)})")
+    body = f'(func (export "probe") (result i32) {" ".join(statements)} (i32.const 0))'
+    runner = Guest(guest(body, data=data), hook_call(phase, response=response))
+    runner()
+    raw = runner.read(0, 4 * len(changes))
+    return [int.from_bytes(raw[at : at + 4], "little", signed=True) for at in range(0, len(raw), 4)]
+
+
+@pytest.mark.parametrize("function", HEADER_CHANGERS)
+@pytest.mark.parametrize("name", ["X-View", "Set-Cookie"])
+def test_on_request_removing_a_header_it_set_cancels_its_changes(function, name):
+    response = ResponseDraft()
+    statuses = change_headers(
+        response,
+        Phase.REQUEST,
+        ("response_set_header", "X-Keep", "1"),
+        (function, name, "a=1"),
+        (function, name, "b=2"),
+        ("response_remove_header", name.upper()),
+    )
+    assert statuses == [v1.OK] * 4
+    assert response.headers == {"x-keep": ("X-Keep", "1")}
+    assert response.operations == [("set", "X-Keep", "1")]  # no "remove" for the view's header
+
+
+def test_on_request_a_header_set_again_after_its_removal_is_set():
+    response = ResponseDraft()
+    statuses = change_headers(
+        response,
+        Phase.REQUEST,
+        ("response_add_header", "X-Tag", "a"),
+        ("response_remove_header", "X-Tag"),
+        ("response_add_header", "x-tag", "b"),
+    )
+    assert statuses == [v1.OK] * 3
+    assert response.headers == {"x-tag": ("x-tag", "b")}
+    assert response.operations == [("add", "x-tag", "b")]
+
+
+@pytest.mark.parametrize("function", HEADER_CHANGERS)
+def test_on_response_removing_a_header_of_the_views_response_removes_it(function):
+    response = view_response()
+    statuses = change_headers(
+        response,
+        Phase.RESPONSE,
+        ("response_remove_header", "Content-Type"),
+        (function, "content-type", "text/csv"),
+        ("response_remove_header", "CONTENT-TYPE"),
+    )
+    assert statuses == [v1.OK] * 3
+    assert response.headers == {}
+    assert response.operations == [("remove", "CONTENT-TYPE", "")]
+
+
+def test_on_response_removing_a_header_the_view_did_not_have_cancels_it():
+    response = view_response()
+    statuses = change_headers(
+        response, Phase.RESPONSE, ("response_add_header", "X-New", "1"), ("response_remove_header", "X-New")
+    )
+    assert statuses == [v1.OK] * 2
+    assert response.headers == {"content-type": ("Content-Type", "text/html")}
+    assert response.operations == []
+
+
+@pytest.mark.parametrize("value", ["f=1, g=2", "f=1; g=2", "a,b=1", "", "Path=/", "a=1; flag", "=1"])
+@pytest.mark.parametrize("name", ["Set-Cookie", "set-COOKIE"])
+@pytest.mark.parametrize("function", HEADER_CHANGERS)
+def test_a_set_cookie_value_that_is_not_exactly_one_cookie_is_invalid(function, name, value):
+    call = hook_call(response=ResponseDraft())
+    data, [name_range, value_range] = place(name, value)
+    assert probe(function, *name_range, *value_range, call=call, data=data).result == v1.INVALID
+    assert (call.response.headers, call.response.operations, call.held_bytes) == ({}, [], 0)
+
+
+@pytest.mark.parametrize(
+    "value", ["id=1", 'id="a b"; Path=/; HttpOnly', "id=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT"]
+)
+@pytest.mark.parametrize("function", HEADER_CHANGERS)
+def test_a_set_cookie_value_of_one_cookie_is_accepted(function, value):
+    response = ResponseDraft()
+    data, [name_range, value_range] = place("Set-Cookie", value)
+    assert (
+        probe(function, *name_range, *value_range, call=hook_call(response=response), data=data).result == 0
+    )
+    assert response.headers == {"set-cookie": ("Set-Cookie", value)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ from django.core.cache import caches
 
 import wasmhooks
 from tests.wat import BUF, READ, Guest, i64, number
+from wasmhooks.abi import v1
 from wasmhooks.testutils import override_hooks
 
-KEY = "wasmhooks:kv:store:" + b"k".hex()
+KEY = "wasmhooks:kv:store:" + hashlib.sha256(b"k").hexdigest()
+LONG_KEY = "k" * v1.MAX_KV_KEY_BYTES
 
 
 def store_guest() -> bytes:
@@ -30,6 +33,10 @@ def store_guest() -> bytes:
         incr1=[g.do("kv_incr", "k", i64(1))],
         decr=[g.output(g.op("kv_incr", "k", i64(-3)), "i64")],
         delete=[g.output(g.op("kv_delete", "k"))],
+        set_long=[g.output(g.op("kv_set", LONG_KEY, BUF, g.op("input", READ), 0))],
+        get_long=[g.do("output", BUF, g.op("kv_get", LONG_KEY, READ))],
+        incr_long=[g.output(g.op("kv_incr", LONG_KEY, i64(2)), "i64")],
+        delete_long=[g.output(g.op("kv_delete", LONG_KEY))],
     )
 
 
@@ -63,6 +70,17 @@ def test_modules_have_their_own_namespace(store):
     assert number(call("length", module="other")) == -1
     call("set", b"theirs", module="other")
     assert call("get") == b"mine"
+
+
+def test_the_longest_key_fits_every_cache(store):
+    assert number(call("set_long", b"mine")) == 0
+    assert number(call("set_long", b"theirs", module="other")) == 0
+    assert (call("get_long"), call("get_long", module="other")) == (b"mine", b"theirs")
+    digest = hashlib.sha256(LONG_KEY.encode()).hexdigest()
+    assert caches[store].get(f"wasmhooks:kv:store:{digest}") == b"mine"
+    assert number(call("delete_long")) == 0
+    assert number(call("incr_long")) == 2
+    assert call("get_long", module="other") == b"theirs"
 
 
 def test_ttl_expires(store):

@@ -158,6 +158,19 @@ def test_set_cookie_added_twice_becomes_two_cookies(client):
     assert response.cookies["a"]["path"] == "/a"
 
 
+def test_a_binding_that_removes_its_own_header_leaves_earlier_bindings_values(client):
+    g = Guest()
+    undo = g.build(
+        on_request=[
+            g.expect(0, "response_set_header", "X-Trail", "undo"),
+            g.expect(0, "response_remove_header", "X-Trail"),
+        ]
+    )
+    with override_hooks({"a": trail("a"), "undo": undo}, [bind("a"), bind("undo", order=1)]):
+        response = client.get("/hooked/")
+    assert response["X-Trail"] == "a"
+
+
 def test_on_response_reads_and_removes_the_views_headers(client):
     g = Guest()
     wasm = g.build(

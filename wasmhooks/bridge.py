@@ -8,8 +8,7 @@ changes back onto the real request and response.
 from __future__ import annotations
 
 import codecs
-import http.cookies
-import logging
+import hashlib
 import re
 from collections.abc import Mapping
 
@@ -20,8 +19,6 @@ from django.http.request import RawPostDataException
 from django.utils.http import parse_header_parameters
 
 from wasmhooks.abi.state import BodyTooLarge, HookCall, NotAnInteger, ResponseDraft
-
-logger = logging.getLogger("wasmhooks")
 
 CONTEXT_ATTRIBUTE = "wasmhooks"
 # Canonical decimals only (fullmatch: "$" would accept a trailing newline); "-0" and "05" stay bytes.
@@ -168,17 +165,19 @@ def apply_header_operations(response: HttpResponseBase, draft: ResponseDraft) ->
 
 
 def _apply_cookie(response: HttpResponseBase, operation: str, value: str) -> None:
+    # The ABI lets through only values that load as exactly one cookie (`v1._one_cookie`).
     if operation in ("set", "remove"):
         response.cookies.clear()
     if operation in ("set", "add"):
-        try:
-            response.cookies.load(value)
-        except http.cookies.CookieError:
-            logger.warning("wasmhooks: ignoring malformed Set-Cookie value %r", value)
+        response.cookies.load(value)
 
 
 class CacheKeyValueStore:
     """The guests' key-value store on a Django cache, namespaced per module.
+
+    A key (up to `MAX_KV_KEY_BYTES` of any bytes) is stored as
+    `wasmhooks:kv:<module>:<sha256 of the key, in hex>`: whatever the key, 78 characters
+    plus the module name's, none of which any backend refuses (memcached takes 250).
 
     Decimal integers are stored as Python ints so that `incr` works on every backend
     (Redis stores them as native integers and increments them atomically).
@@ -191,7 +190,7 @@ class CacheKeyValueStore:
         self.prefix = f"wasmhooks:kv:{module}:"
 
     def _key(self, key: bytes) -> str:
-        return self.prefix + key.hex()
+        return self.prefix + hashlib.sha256(key).hexdigest()
 
     def get(self, key: bytes) -> bytes | None:
         value = caches[self.alias].get(self._key(key))

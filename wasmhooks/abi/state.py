@@ -76,8 +76,9 @@ class KeyValueStore(Protocol):
 class ResponseDraft:
     """The response as a guest sees it: the one it is building, or the view's.
 
-    `operations` records every header change in order so it can be replayed on a real
-    response; `headers` is the resulting view the guest reads.
+    `operations` records the header changes in order, to be replayed on the real response
+    the draft was built from (on whatever response comes back, for a draft built from
+    nothing); `headers` is the resulting view the guest reads.
     """
 
     status: int | None = None
@@ -87,6 +88,11 @@ class ResponseDraft:
     status_changed: bool = False
     operations: list[tuple[str, str, str]] = field(default_factory=list)
     streaming: bool = False
+    initial_names: frozenset[str] = field(init=False, repr=False)
+    """Lower-case names of the headers the draft started with: the ones a removal must replay."""
+
+    def __post_init__(self) -> None:
+        self.initial_names = frozenset(self.headers)
 
     def set_header(self, name: str, value: str) -> None:
         self.headers[name.lower()] = (name, value)
@@ -99,9 +105,18 @@ class ResponseDraft:
         self.operations.append(("add", name, value))
 
     def remove_header(self, name: str) -> bool:
-        if self.headers.pop(name.lower(), None) is None:
+        """Remove a header; False when there is none.
+
+        The removal replaces this draft's earlier changes to that name, and is itself
+        recorded only for a header the draft started with: removing a header the guest
+        set on a draft built from nothing must not remove another's header of that name.
+        """
+        lower = name.lower()
+        if self.headers.pop(lower, None) is None:
             return False
-        self.operations.append(("remove", name, ""))
+        self.operations = [operation for operation in self.operations if operation[1].lower() != lower]
+        if lower in self.initial_names:
+            self.operations.append(("remove", name, ""))
         return True
 
 

@@ -7,6 +7,7 @@ return 0 or a negative status. A range outside guest memory traps the guest.
 
 from __future__ import annotations
 
+import http.cookies
 import logging
 import os
 import time
@@ -251,9 +252,23 @@ def _header_change(
         return NOT_ALLOWED
     if name is None or value is None or not valid_header_name(name) or not valid_header_value(value):
         return INVALID
-    if len(value.encode()) > MAX_HEADER_BYTES or not _hold(call, name, value):
+    if len(value.encode()) > MAX_HEADER_BYTES:
+        return TOO_LARGE
+    if name.lower() == "set-cookie" and not _one_cookie(value):
+        return INVALID
+    if not _hold(call, name, value):
         return TOO_LARGE
     return call, name, value
+
+
+def _one_cookie(value: str) -> bool:
+    """Whether a `Set-Cookie` value is exactly one cookie, as the response's cookies will load it."""
+    cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+    try:
+        cookie.load(value)
+    except http.cookies.CookieError:
+        return False
+    return len(cookie) == 1
 
 
 def response_set_header(
