@@ -66,6 +66,7 @@ def test_a_binding_overrides_the_defaults():
 def test_small_details():
     assert parse_binding(binding(methods=["get", "POST"])).methods == {"GET", "POST"}
     assert parse_binding(binding(config=b"\x00raw")).config == b"\x00raw"
+    assert parse_binding(binding(module="m" * 64)).module == "m" * 64
     assert parse_binding(binding(), name="settings[3]").name == "settings[3]"
     assert parse_binding({"module": "m"}, require_pattern=False).pattern is None
     assert parse_binding(binding(pattern=r"^/a/(?P<x>\d+)")).pattern == re.compile(r"^/a/(?P<x>\d+)")
@@ -78,6 +79,7 @@ def test_small_details():
         (binding(colour="red", age=3), "age", "unknown keys ['age', 'colour']"),
         ({"pattern": "^/"}, "module", "'module' must be a module name, not None"),
         (binding(module="a/b"), "module", "'module' must be a module name, not 'a/b'"),
+        (binding(module="m" * 65), "module", "'module' must be a module name, not 'mmmm"),
         ({"module": "m"}, "pattern", "'pattern' must be a regular expression string, not None"),
         (binding(pattern="(open"), "pattern", "'pattern' '(open' does not compile: missing ), unterminated"),
         (binding(methods="GET"), "methods", "'methods' must be a list of HTTP methods, not 'GET'"),

@@ -77,7 +77,7 @@ def check_modules() -> list[CheckMessage]:
             errors.append(
                 Error(
                     f"WASMHOOKS_MODULES: {name!r} is not a valid module name.",
-                    hint="Use letters, digits, '-' and '_'.",
+                    hint="Use up to 64 letters, digits, '-' and '_'.",
                     id="wasmhooks.E001",
                 )
             )

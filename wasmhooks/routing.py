@@ -37,7 +37,8 @@ _HTTP_METHOD = re.compile(r"^[A-Z]+$")
 MIB = 1024 * 1024
 WASM_PAGE_BYTES = 65536
 MAX_FUEL = 2**63 - 1
-MODULE_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
+# A slug of at most 64 characters, so names fit in cache keys and, later, database columns.
+MODULE_NAME = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
 class BindingError(ValueError):
