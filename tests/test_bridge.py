@@ -85,43 +85,33 @@ def test_guests_read_the_context_the_view_set(rf):
     assert read("context_get", request) == b"hello"
 
 
-def test_content_type_set_by_a_hook_goes_to_meta_without_http_prefix(client):
+def post_through_content_type_hook(client, content_type: str, body: bytes = b""):  # type: ignore[no-untyped-def]
+    """POST `body` as text/plain through a hook that sets the request's Content-Type."""
     g = Guest()
-    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", "text/x-hook")])
+    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", content_type)])
     with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
-        response = client.post("/x/", b"", content_type="text/plain")
+        return client.post("/x/", body, content_type="text/plain")
+
+
+def test_content_type_set_by_a_hook_goes_to_meta_without_http_prefix(client):
+    response = post_through_content_type_hook(client, "text/x-hook")
     assert loads(response)["headers"]["content-type"] == "text/x-hook"
     assert response.wsgi_request.META["CONTENT_TYPE"] == "text/x-hook"
 
 
 def test_a_new_content_type_reaches_the_form_parser(client):
-    g = Guest()
-    form = "application/x-www-form-urlencoded"
-    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", form)])
-    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
-        response = client.post("/x/", b"name=hook", content_type="text/plain")
-    assert response.wsgi_request.content_type == "application/x-www-form-urlencoded"
-    assert response.wsgi_request.POST["name"] == "hook"
+    request = post_through_content_type_hook(
+        client, "application/x-www-form-urlencoded", b"name=hook"
+    ).wsgi_request
+    assert request.content_type == "application/x-www-form-urlencoded"
+    assert request.POST["name"] == "hook"
 
 
-def test_a_new_charset_becomes_the_request_encoding(client):
-    g = Guest()
-    latin = "text/plain; charset=latin-1"
-    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", latin)])
-    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
-        response = client.post("/x/", b"", content_type="text/plain")
-    assert response.wsgi_request.content_params == {"charset": "latin-1"}
-    assert response.wsgi_request.encoding == "latin-1"
-
-
-def test_an_unknown_charset_leaves_the_encoding_alone(client):
-    g = Guest()
-    unknown = "text/plain; charset=nope"
-    wasm = g.build(on_request=[g.expect(0, "request_set_header", "Content-Type", unknown)])
-    with override_hooks({"ct": wasm}, [{"module": "ct", "pattern": "^/"}]):
-        response = client.post("/x/", b"", content_type="text/plain")
-    assert response.wsgi_request.content_params == {"charset": "nope"}
-    assert response.wsgi_request.encoding is None
+@pytest.mark.parametrize(("charset", "encoding"), [("latin-1", "latin-1"), ("nope", None)])
+def test_a_known_charset_becomes_the_request_encoding(client, charset, encoding):
+    request = post_through_content_type_hook(client, f"text/plain; charset={charset}").wsgi_request
+    assert request.content_params == {"charset": charset}
+    assert request.encoding == encoding
 
 
 @pytest.mark.parametrize(
