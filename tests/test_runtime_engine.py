@@ -5,6 +5,7 @@ import os
 import select
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -129,3 +130,57 @@ def test_forked_child_gets_a_fresh_engine_that_compiles_and_runs() -> None:
         "ticker_alive": True,
     }
     assert engine.generation() == parent_generation
+
+
+def test_a_lock_held_by_another_thread_at_fork_is_free_in_the_child() -> None:
+    lock = engine.ForkSafeLock()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+
+    def work() -> dict[str, Any]:
+        with lock:
+            return {"acquired": True}
+
+    try:
+        assert run_in_child(work) == {"acquired": True}
+    finally:
+        release.set()
+        holder.join()
+    with lock:  # and the parent's lock still works once its holder lets go
+        pass
+
+
+def test_after_a_fork_the_lock_is_replaced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = engine.ForkSafeLock()
+    before = lock._lock
+    monkeypatch.setattr(engine, "_generation", engine._generation + 1)  # as in a forked child
+    # Another thread gets there first: it waits on the engine lock, which we hold, past the
+    # first check; we replace the lock meanwhile, so it must not replace it again.
+    engine._lock.acquire()
+    racer = threading.Thread(target=lambda: lock.__enter__() and lock.__exit__())
+    racer.start()
+    time.sleep(0.05)
+    replaced = threading.Lock()
+    lock._lock, lock._generation = replaced, engine._generation
+    engine._lock.release()
+    racer.join(5)
+    assert lock._lock is replaced is not before
+    with lock:
+        assert replaced.locked()
+
+
+def test_a_lock_from_before_a_fork_is_replaced_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = engine.ForkSafeLock()
+    before = lock._lock
+    monkeypatch.setattr(engine, "_generation", engine._generation + 1)  # as in a forked child
+    with lock:
+        assert lock._lock is not before
+        assert lock._lock.locked()

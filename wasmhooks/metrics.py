@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
+from wasmhooks.runtime.engine import ForkSafeLock
+
 _failures: Counter[tuple[str, str]] = Counter()
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 def record_failure(module: str, kind: str) -> None:

@@ -7,12 +7,12 @@ setting changes. Loaded modules are kept by name until a setting changes.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from wasmhooks import abi
 from wasmhooks.runtime import CompiledModule, HookError, ModuleInvalid, WasmHost
+from wasmhooks.runtime.engine import ForkSafeLock
 
 from .conf import conf
 
@@ -38,7 +38,7 @@ class LoadedModule:
 
 _host: WasmHost | None = None
 _modules: dict[str, LoadedModule] = {}
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 def get_host() -> WasmHost:

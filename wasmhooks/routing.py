@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wasmhooks.runtime import Limits
+from wasmhooks.runtime.engine import ForkSafeLock
 
 from .conf import conf
 
@@ -203,7 +203,7 @@ def settings_bindings() -> list[Binding]:
 
 
 _table: RouteTable | None = None
-_table_lock = threading.Lock()
+_table_lock = ForkSafeLock()
 
 
 def route_table() -> RouteTable:

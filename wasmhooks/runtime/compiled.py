@@ -14,7 +14,6 @@ import hmac
 import logging
 import os
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +96,7 @@ class ModuleCache:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._signing_key = hashlib.sha256(b"wasmhooks.compiled-module:" + signing_key).digest()
         self._compiled: dict[str, CompiledModule] = {}
-        self._lock = threading.Lock()
+        self._lock = engine_module.ForkSafeLock()
 
     def load(self, wasm: bytes) -> CompiledModule:
         """Return the compiled form of `wasm`, compiling it only if no cache has it.

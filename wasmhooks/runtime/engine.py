@@ -71,6 +71,31 @@ class _EpochTicker(threading.Thread):
         self._stop_event.set()
 
 
+class ForkSafeLock:
+    """A lock that a forked child replaces with a fresh one.
+
+    `fork()` copies a lock in whatever state it is, but not the thread holding it: a child
+    forked while another thread held the lock would wait for it forever.
+    """
+
+    __slots__ = ("_generation", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = _generation
+
+    def __enter__(self) -> bool:
+        if self._generation != _generation:
+            with _lock:  # itself re-created after a fork
+                if self._generation != _generation:
+                    self._lock = threading.Lock()
+                    self._generation = _generation
+        return self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 def get_engine() -> wasmtime.Engine:
     """Return this process's Engine, creating it and starting the epoch ticker on first use."""
     engine = _engine

@@ -42,7 +42,7 @@ class WasmHost:
         self.instances_per_thread = instances_per_thread
         self._linker: wasmtime.Linker | None = None
         self._linker_generation = -1
-        self._linker_lock = threading.Lock()
+        self._linker_lock = engine_module.ForkSafeLock()
         self._local = threading.local()
 
     @property
