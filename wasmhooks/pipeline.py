@@ -91,7 +91,9 @@ class HookPipeline:
         self.entered: list[tuple[RouteMatch, registry.LoadedModule]] = []
         self.pending_headers: list[ResponseDraft] = []
 
-    def _new_call(self, match: RouteMatch, phase: Phase, draft: ResponseDraft) -> HookCall:
+    def _new_call(
+        self, match: RouteMatch, loaded: registry.LoadedModule, phase: Phase, draft: ResponseDraft
+    ) -> HookCall:
         binding = match.binding
         return HookCall(
             phase=phase,
@@ -101,7 +103,7 @@ class HookPipeline:
             route_params=match.params,
             config=binding.config,
             kv=bridge.CacheKeyValueStore(conf.KV_CACHE, binding.module),
-            logger=logging.getLogger(f"wasmhooks.guest.{binding.module}"),
+            logger=loaded.logger,
         )
 
     def before_view(self) -> HttpResponseBase | None:
@@ -114,7 +116,7 @@ class HookPipeline:
                 if not loaded.exports("on_request"):
                     self.entered.append((match, loaded))
                     continue
-                call = self._new_call(match, Phase.REQUEST, ResponseDraft())
+                call = self._new_call(match, loaded, Phase.REQUEST, ResponseDraft())
                 result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND))
             except HookError as error:
                 report_failure(binding, "on_request", error, self.request)
@@ -137,7 +139,7 @@ class HookPipeline:
         for match, loaded in reversed(self.entered):
             if not loaded.exports("on_response"):
                 continue
-            call = self._new_call(match, Phase.RESPONSE, bridge.draft_of(response))
+            call = self._new_call(match, loaded, Phase.RESPONSE, bridge.draft_of(response))
             try:
                 run_guest(match.binding, loaded, "on_response", call, (CONTINUE,))
             except HookError as error:
