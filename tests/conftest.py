@@ -10,7 +10,12 @@ from wasmhooks.testutils import reset_state
 
 
 @pytest.fixture(autouse=True)
-def _fresh_wasmhooks_state() -> Iterator[None]:
+def _database(db: None) -> None:
+    """Every request looks at the stored hooks, so every test may use the database."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_wasmhooks_state(_database: None) -> Iterator[None]:
     reset_state()
     yield
     reset_state()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
+from django.db import DatabaseError
 from django.test import override_settings
 
 from tests.wat import hook
-from wasmhooks.checks import check_settings
+from wasmhooks.checks import check_database, check_settings
+from wasmhooks.models import WasmModule
 from wasmhooks.testutils import override_hooks
+from wasmhooks.uploads import store_upload
 
 GOOD = hook(on_request=[])
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -75,9 +78,71 @@ def test_bad_bindings(bindings):
         assert ids() == ["wasmhooks.E004"]
 
 
-def test_a_binding_of_an_unknown_module():
+def database_ids(databases=("default",)) -> list[str]:
+    return [message.id for message in check_database(databases=databases)]
+
+
+def store(name: str) -> WasmModule:
+    return store_upload(name, GOOD).module
+
+
+def test_a_binding_of_an_unknown_module_is_a_database_check():
     with override_hooks({"good": GOOD}, [{"module": "other", "pattern": "^/"}]):
-        assert ids() == ["wasmhooks.E005"]
+        assert ids() == []
+        assert database_ids() == ["wasmhooks.E005"]
+        assert database_ids(databases=None) == []
+        assert "wasmhooks.E005" in [m.id for m in checks.run_checks(databases=["default"])]
+
+
+def test_a_settings_binding_may_name_a_stored_module():
+    store("stored")
+    with override_hooks({"good": GOOD}, [{"module": "stored", "pattern": "^/"}]):
+        assert database_ids() == []
+
+
+def test_a_module_name_both_in_settings_and_stored():
+    store("good")
+    with override_hooks({"good": GOOD}):
+        messages = check_database(databases=["default"])
+    assert [m.id for m in messages] == ["wasmhooks.E011"]
+    assert "'good'" in messages[0].msg
+
+
+def test_stored_modules_that_cannot_be_read(monkeypatch):
+    def broken(*args, **kwargs):
+        raise DatabaseError("no such table: wasmhooks_wasmmodule")
+
+    monkeypatch.setattr(WasmModule.objects, "values_list", broken)
+    messages = check_database(databases=["default"])
+    assert [m.id for m in messages] == ["wasmhooks.E012"]
+    assert "no such table" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("WASMHOOKS_RELOAD_INTERVAL", -1),
+        ("WASMHOOKS_RELOAD_INTERVAL", "1"),
+        ("WASMHOOKS_RELOAD_INTERVAL", True),
+        ("WASMHOOKS_RELOAD_INTERVAL", float("inf")),
+        ("WASMHOOKS_MAX_MODULE_BYTES", 0),
+        ("WASMHOOKS_MAX_MODULE_BYTES", 1.5),
+    ],
+)
+def test_reload_interval_and_module_size_limit(setting, value):
+    with override_settings(**{setting: value}):
+        assert ids() == ["wasmhooks.E008"]
+
+
+def test_a_reload_interval_of_zero_looks_on_every_request():
+    with override_settings(WASMHOOKS_RELOAD_INTERVAL=0):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("classes", ["wasmhooks.api.permissions.ModelPermissions", ["no.such.Class"]])
+def test_api_permission_classes(classes):
+    with override_settings(WASMHOOKS_API_PERMISSION_CLASSES=classes):
+        assert ids() == ["wasmhooks.E013"]
 
 
 @pytest.mark.parametrize("pattern", ["(unclosed", None])

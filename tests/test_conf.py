@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from wasmhooks import routing
+from wasmhooks import snapshot
 from wasmhooks.conf import WATCHED_SETTINGS, conf
 
 
@@ -36,13 +36,13 @@ def test_settings_are_read_live():
 
 
 @pytest.mark.parametrize("setting", sorted(WATCHED_SETTINGS))
-def test_a_watched_setting_change_rebuilds_the_route_table(setting):
-    table = routing.route_table()
+def test_a_watched_setting_change_rebuilds_the_hooks_snapshot(setting):
+    table = snapshot.current().routes
     with override_settings(**{setting: getattr(settings, setting, None)}):
-        assert routing.route_table() is not table
+        assert snapshot.current().routes is not table
 
 
-def test_other_setting_changes_keep_the_route_table():
-    table = routing.route_table()
+def test_other_setting_changes_keep_the_hooks_snapshot():
+    table = snapshot.current().routes
     with override_settings(USE_I18N=False):
-        assert routing.route_table() is table
+        assert snapshot.current().routes is table

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import pytest
 from django.test import override_settings
 
-from wasmhooks import routing
-from wasmhooks.routing import BindingError, RouteTable, parse_binding, route_table, settings_bindings
+from wasmhooks.routing import BindingError, RouteTable, parse_binding, settings_bindings
 from wasmhooks.runtime import Limits
 
 
@@ -152,31 +149,6 @@ def test_settings_bindings_are_named_by_position():
 )
 def test_invalid_settings_bindings(bindings, message, field):
     with override_settings(WASMHOOKS_BINDINGS=bindings), pytest.raises(BindingError) as caught:
-        route_table()
+        settings_bindings()
     assert str(caught.value).startswith(message)
     assert caught.value.field == field
-
-
-def test_the_route_table_is_kept_and_rebuilt_when_settings_change():
-    with override_settings(WASMHOOKS_BINDINGS=[binding(module="a")]):
-        table = route_table()
-        assert route_table() is table
-        assert [b.module for b in table.bindings] == ["a"]
-        with override_settings(WASMHOOKS_TIMEOUT_MS=9):
-            assert route_table().bindings[0].limits.timeout_ms == 9
-        assert route_table().bindings[0].limits.timeout_ms == 50
-    assert route_table().bindings == ()
-
-
-def test_threads_arriving_together_share_one_table():
-    built: list[RouteTable] = []
-    routing.reset()
-    with routing._table_lock:  # hold the build lock so every thread finds no table and waits for it
-        threads = [threading.Thread(target=lambda: built.append(route_table())) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.05)
-    for thread in threads:
-        thread.join()
-    assert len(built) == 4
-    assert all(table is built[0] for table in built)

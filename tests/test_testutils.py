@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.wat import hook
-from wasmhooks import metrics, registry, routing
+from wasmhooks import metrics, registry, snapshot
 from wasmhooks.conf import conf
 from wasmhooks.testutils import override_hooks, reset_state, wasm_from_wat
 
@@ -22,7 +22,7 @@ def test_override_hooks_writes_bytes_to_a_temporary_file_for_the_block():
         assert path.read_bytes() == GOOD
         assert conf.MODULES == paths == {"good": str(path)}
         assert conf.TIMEOUT_MS == 7
-        assert [b.module for b in routing.route_table().bindings] == ["good"]
+        assert [b.module for b in snapshot.current().routes.bindings] == ["good"]
     assert not path.exists()
     assert (conf.MODULES, hasattr(settings, "WASMHOOKS_TIMEOUT_MS")) == ({}, False)
 
@@ -39,9 +39,9 @@ def test_override_hooks_takes_paths_as_they_are(tmp_path):
 def test_reset_state_forgets_modules_routes_counts_and_instances():
     with override_hooks({"good": GOOD}, [{"module": "good", "pattern": "^/"}]):
         loaded = registry.get_module("good")
-        table = routing.route_table()
+        table = snapshot.current().routes
         registry.get_host().call(
-            loaded.compiled, "on_request", limits=routing.route_table().bindings[0].limits
+            loaded.compiled, "on_request", limits=snapshot.current().routes.bindings[0].limits
         )
         metrics.record_failure("good", "trap")
         assert registry.get_host().instance_count() == 1
@@ -49,7 +49,7 @@ def test_reset_state_forgets_modules_routes_counts_and_instances():
         assert registry.get_host().instance_count() == 0
         assert metrics.failure_counts() == {}
         assert registry.get_module("good") is not loaded
-        assert routing.route_table() is not table
+        assert snapshot.current().routes is not table
 
 
 def test_wasm_from_wat():

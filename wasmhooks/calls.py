@@ -14,7 +14,7 @@ from wasmhooks import abi
 from wasmhooks.abi.state import HookCall, Phase
 from wasmhooks.runtime import HookABIError, HookError, Limits
 
-from . import bridge, registry
+from . import bridge, registry, snapshot
 from .conf import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, conf
 from .pipeline import HookPipeline, report_failure
 from .routing import Binding, BindingError, RouteMatch, parse_binding
@@ -50,7 +50,7 @@ def call(
     )
     config = config.encode() if isinstance(config, str) else bytes(config)
     try:
-        loaded = registry.get_module(module)
+        loaded = snapshot.current().module(module)
         state = HookCall(
             phase=Phase.CALL,
             module=module,

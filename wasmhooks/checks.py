@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
 from wasmhooks.runtime import ModuleInvalid
 
@@ -31,12 +34,50 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     ]
 
 
+def check_database(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Checks that read stored modules; run by `migrate` and `check --database default`."""
+    if not databases or "default" not in databases:
+        return []
+    from .models import WasmModule
+
+    settings_modules = conf.MODULES if isinstance(conf.MODULES, dict) else {}
+    try:
+        stored = set(WasmModule.objects.values_list("name", flat=True))
+    except DatabaseError as exc:
+        return [
+            Error(f"wasmhooks cannot read stored modules: {exc}", hint="Run migrate.", id="wasmhooks.E012")
+        ]
+    errors: list[CheckMessage] = [
+        Error(
+            f"Module {name!r} is defined both in WASMHOOKS_MODULES and in the database.",
+            hint="Rename or delete one of them; until then the settings one runs.",
+            id="wasmhooks.E011",
+        )
+        for name in sorted(stored & set(settings_modules))
+    ]
+    bindings = conf.BINDINGS if isinstance(conf.BINDINGS, list | tuple) else []
+    for index, raw in enumerate(bindings):
+        module = raw.get("module") if isinstance(raw, dict) else None
+        if isinstance(module, str) and module not in settings_modules and module not in stored:
+            errors.append(
+                Error(
+                    f"WASMHOOKS_BINDINGS[{index}]: no module named {module!r}.",
+                    hint="Define it in WASMHOOKS_MODULES or upload it.",
+                    id="wasmhooks.E005",
+                )
+            )
+    return errors
+
+
 def check_defaults() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for name, value, integer in (
         ("WASMHOOKS_TIMEOUT_MS", conf.TIMEOUT_MS, False),
         ("WASMHOOKS_MEMORY_MB", conf.MEMORY_MB, False),
         ("WASMHOOKS_FUEL", conf.FUEL, True),
+        ("WASMHOOKS_MAX_MODULE_BYTES", conf.MAX_MODULE_BYTES, True),
     ):
         if name == "WASMHOOKS_FUEL" and value is None:
             continue
@@ -52,11 +93,35 @@ def check_defaults() -> list[CheckMessage]:
                 id="wasmhooks.E009",
             )
         )
+    interval = conf.RELOAD_INTERVAL
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval < math.inf:
+        errors.append(
+            Error(
+                f"WASMHOOKS_RELOAD_INTERVAL must be a number of seconds, 0 or more, not {interval!r}.",
+                id="wasmhooks.E008",
+            )
+        )
+    errors.extend(_check_permission_classes())
     cache_dir = conf.CACHE_DIR
     if cache_dir is not None and not isinstance(cache_dir, str | Path):
         errors.append(
             Error(f"WASMHOOKS_CACHE_DIR must be a path or None, not {cache_dir!r}.", id="wasmhooks.E010")
         )
+    return errors
+
+
+def _check_permission_classes() -> list[CheckMessage]:
+    classes = conf.API_PERMISSION_CLASSES
+    if isinstance(classes, str) or not isinstance(classes, list | tuple):
+        return [
+            Error("WASMHOOKS_API_PERMISSION_CLASSES must be a list of dotted paths.", id="wasmhooks.E013")
+        ]
+    errors: list[CheckMessage] = []
+    for path in classes:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(Error(f"WASMHOOKS_API_PERMISSION_CLASSES: {exc}.", id="wasmhooks.E013"))
     return errors
 
 
@@ -96,23 +161,14 @@ def check_bindings() -> list[CheckMessage]:
     bindings = conf.BINDINGS
     if not isinstance(bindings, list | tuple):
         return [Error("WASMHOOKS_BINDINGS must be a list of dicts.", id="wasmhooks.E004")]
-    modules = conf.MODULES if isinstance(conf.MODULES, dict) else {}
     errors: list[CheckMessage] = []
+    # Whether the module exists is check_database's (E005): it may be stored, not in settings.
     for index, raw in enumerate(bindings):
         try:
-            binding = parse_binding(raw)
+            parse_binding(raw)
         except BindingError as exc:
             check_id = _BINDING_FIELD_IDS.get(exc.field, "wasmhooks.E004")
             errors.append(Error(f"WASMHOOKS_BINDINGS[{index}]: {exc}.", id=check_id))
-            continue
-        if binding.module not in modules:
-            errors.append(
-                Error(
-                    f"WASMHOOKS_BINDINGS[{index}]: no module named {binding.module!r}.",
-                    hint="Define it in WASMHOOKS_MODULES.",
-                    id="wasmhooks.E005",
-                )
-            )
     return errors
 
 

@@ -14,6 +14,9 @@ from django.conf import settings
 DEFAULT_TIMEOUT_MS = 50
 DEFAULT_MEMORY_MB = 32
 DEFAULT_KV_CACHE = "default"
+DEFAULT_MAX_MODULE_BYTES = 10 * 1024 * 1024
+DEFAULT_RELOAD_INTERVAL = 1.0
+DEFAULT_API_PERMISSION_CLASSES = ("wasmhooks.api.permissions.ModelPermissions",)
 
 
 class WasmHooksSettings:
@@ -53,6 +56,21 @@ class WasmHooksSettings:
         return getattr(settings, "WASMHOOKS_KV_CACHE", DEFAULT_KV_CACHE)
 
     @property
+    def MAX_MODULE_BYTES(self) -> Any:
+        """The largest module an upload may be, in bytes."""
+        return getattr(settings, "WASMHOOKS_MAX_MODULE_BYTES", DEFAULT_MAX_MODULE_BYTES)
+
+    @property
+    def RELOAD_INTERVAL(self) -> Any:
+        """Seconds between two looks at the database for changed modules and bindings."""
+        return getattr(settings, "WASMHOOKS_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL)
+
+    @property
+    def API_PERMISSION_CLASSES(self) -> Any:
+        """Dotted paths of the DRF permission classes guarding `wasmhooks.api`."""
+        return getattr(settings, "WASMHOOKS_API_PERMISSION_CLASSES", DEFAULT_API_PERMISSION_CLASSES)
+
+    @property
     def SECRET_KEY(self) -> str:
         return str(settings.SECRET_KEY)
 
@@ -69,6 +87,7 @@ WATCHED_SETTINGS = frozenset(
         "WASMHOOKS_FUEL",
         "WASMHOOKS_CACHE_DIR",
         "WASMHOOKS_KV_CACHE",
+        "WASMHOOKS_RELOAD_INTERVAL",
         "SECRET_KEY",
     }
 )

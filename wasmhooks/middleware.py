@@ -8,9 +8,9 @@ from typing import cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
+from . import snapshot
 from .bridge import request_context
 from .pipeline import HookPipeline
-from .routing import route_table
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -19,8 +19,9 @@ AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 class WasmHooksMiddleware:
     """Runs matching hooks around the view. Sync and async capable.
 
-    In async mode guest code runs through `sync_to_async`, so it never blocks the event loop.
-    Requests that no binding matches cost one pattern search per binding.
+    In async mode guest code (and a due look at the database for changed hooks) runs through
+    `sync_to_async`, so it never blocks the event loop. Requests that no binding matches cost
+    one pattern search per binding.
     """
 
     sync_capable = True
@@ -37,10 +38,11 @@ class WasmHooksMiddleware:
             return self.__acall__(request)
         get_response = cast(GetResponse, self.get_response)
         request_context(request)
-        matches = route_table().match(request.path, request.method or "")
+        hooks = snapshot.current()
+        matches = hooks.routes.match(request.path, request.method or "")
         if not matches:
             return get_response(request)
-        pipeline = HookPipeline(request, matches)
+        pipeline = HookPipeline(request, matches, hooks)
         response = pipeline.before_view()
         if response is None:
             response = get_response(request)
@@ -49,10 +51,11 @@ class WasmHooksMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response = cast(AsyncGetResponse, self.get_response)
         request_context(request)
-        matches = route_table().match(request.path, request.method or "")
+        hooks = snapshot.cached() or await sync_to_async(snapshot.current)()
+        matches = hooks.routes.match(request.path, request.method or "")
         if not matches:
             return await get_response(request)
-        pipeline = HookPipeline(request, matches)
+        pipeline = HookPipeline(request, matches, hooks)
         response = await sync_to_async(pipeline.before_view)()
         if response is None:
             response = await get_response(request)

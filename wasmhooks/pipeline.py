@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from wasmhooks import metrics
-from wasmhooks.abi.state import HookCall, Phase, ResponseDraft
+from wasmhooks.abi.state import HookCall, KeyValueStore, Phase, ResponseDraft
 from wasmhooks.runtime import HookError
 
-from . import bridge, registry
+from . import bridge, registry, snapshot
 from .conf import conf
 from .routing import Binding, RouteMatch
 from .signals import hook_failed
@@ -82,11 +82,22 @@ def run_guest(
 
 class HookPipeline:
     """The hooks of one request: call `before_view()`, then the view if it returned None,
-    then `after_view(response)`."""
+    then `after_view(response)`.
 
-    def __init__(self, request: HttpRequest, matches: Sequence[RouteMatch]) -> None:
+    Modules are resolved from `hooks` (the snapshot the request was matched against; by
+    default the one in force when `before_view` runs), so a request runs on the versions it
+    started with even if a change is picked up meanwhile.
+    """
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        matches: Sequence[RouteMatch],
+        hooks: snapshot.HooksSnapshot | None = None,
+    ) -> None:
         self.request = request
         self.matches = matches
+        self.hooks = hooks
         self.source = bridge.DjangoRequestSource(request)
         self.entered: list[tuple[RouteMatch, registry.LoadedModule]] = []
         self.pending_headers: list[ResponseDraft] = []
@@ -102,9 +113,19 @@ class HookPipeline:
             response=draft,
             route_params=match.params,
             config=binding.config,
-            kv=bridge.CacheKeyValueStore(conf.KV_CACHE, binding.module),
-            logger=loaded.logger,
+            kv=self.key_value_store(binding),
+            logger=self.guest_logger(loaded),
         )
+
+    def key_value_store(self, binding: Binding) -> KeyValueStore:
+        return bridge.CacheKeyValueStore(conf.KV_CACHE, binding.module)
+
+    def guest_logger(self, loaded: registry.LoadedModule) -> logging.Logger:
+        return loaded.logger
+
+    def failed(self, binding: Binding, phase: str, error: HookError) -> None:
+        """A hook failed: log, count and signal it."""
+        report_failure(binding, phase, error, self.request)
 
     def before_view(self) -> HttpResponseBase | None:
         """Run `on_request` of each matching binding. Return a response to skip the view."""
@@ -112,14 +133,16 @@ class HookPipeline:
         for match in self.matches:
             binding = match.binding
             try:
-                loaded = registry.get_module(binding.module)
+                if self.hooks is None:
+                    self.hooks = snapshot.current()
+                loaded = self.hooks.module(binding.module)
                 if not loaded.exports("on_request"):
                     self.entered.append((match, loaded))
                     continue
                 call = self._new_call(match, loaded, Phase.REQUEST, ResponseDraft())
                 result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND))
             except HookError as error:
-                report_failure(binding, "on_request", error, self.request)
+                self.failed(binding, "on_request", error)
                 if binding.blocks_on_error:
                     return failure_response()
                 continue
@@ -143,7 +166,7 @@ class HookPipeline:
             try:
                 run_guest(match.binding, loaded, "on_response", call, (CONTINUE,))
             except HookError as error:
-                report_failure(match.binding, "on_response", error, self.request)
+                self.failed(match.binding, "on_response", error)
                 if match.binding.blocks_on_error:
                     response = failure_response()
                 continue

@@ -1,7 +1,7 @@
 """Bindings (which module runs on which requests, under what limits) and matching them.
 
-`parse_binding` is the one validator for a binding, whatever it comes from; `route_table()`
-is the per-process table the middleware consults, rebuilt when the settings change.
+`parse_binding` is the one validator for a binding, whatever it comes from (settings, the
+database, a decorator); a `RouteTable` matches requests against bindings in order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wasmhooks.runtime import Limits
-from wasmhooks.runtime.engine import ForkSafeLock
 
 from .conf import conf
 
@@ -200,33 +199,3 @@ def settings_bindings() -> list[Binding]:
         except BindingError as exc:
             raise BindingError(f"WASMHOOKS_BINDINGS[{index}]: {exc}", exc.field) from None
     return bindings
-
-
-_table: RouteTable | None = None
-_table_lock = ForkSafeLock()
-
-
-def route_table() -> RouteTable:
-    """The route table for this process, built on first use and after any settings change.
-
-    Raises `BindingError` when the settings hold an invalid binding (the system checks
-    report it at start-up).
-    """
-    table = _table
-    if table is not None:
-        return table
-    return _build_table()
-
-
-def _build_table() -> RouteTable:
-    global _table
-    with _table_lock:
-        if _table is None:
-            _table = RouteTable(settings_bindings())
-        return _table
-
-
-def reset() -> None:
-    """Forget the route table; the next request rebuilds it."""
-    global _table
-    _table = None

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.test import override_settings
 
-from wasmhooks import metrics, registry, routing
+from wasmhooks import metrics, registry, snapshot
 
 
 def wasm_from_wat(source: str) -> bytes:
@@ -61,8 +61,8 @@ def override_hooks(
 
 
 def reset_state() -> None:
-    """Forget loaded modules, the route table, failure counts and this thread's instances."""
+    """Forget loaded modules, the hooks snapshot, failure counts and this thread's instances."""
     registry.get_host().clear_thread_pool()
     registry.reset()
-    routing.reset()
+    snapshot.reset()
     metrics.reset()

@@ -72,6 +72,30 @@ class KeyValueStore(Protocol):
     def delete(self, key: bytes) -> bool: ...
 
 
+class MemoryKeyValueStore:
+    """A key-value store in a dict, for calls whose writes must go nowhere (checks, try-it)."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.values.get(key)
+
+    def set(self, key: bytes, value: bytes, ttl_seconds: int) -> None:
+        self.values[key] = value
+
+    def incr(self, key: bytes, delta: int) -> int:
+        current = self.values.get(key, b"0")
+        if not current.removeprefix(b"-").isdigit():
+            raise NotAnInteger
+        number = int(current) + delta
+        self.values[key] = str(number).encode()
+        return number
+
+    def delete(self, key: bytes) -> bool:
+        return self.values.pop(key, None) is not None
+
+
 @dataclass
 class ResponseDraft:
     """The response as a guest sees it: the one it is building, or the view's.

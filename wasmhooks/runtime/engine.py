@@ -84,13 +84,19 @@ class ForkSafeLock:
         self._lock = threading.Lock()
         self._generation = _generation
 
-    def __enter__(self) -> bool:
+    def acquire(self, blocking: bool = True) -> bool:
         if self._generation != _generation:
             with _lock:  # itself re-created after a fork
                 if self._generation != _generation:
                     self._lock = threading.Lock()
                     self._generation = _generation
-        return self._lock.acquire()
+        return self._lock.acquire(blocking)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
         self._lock.release()

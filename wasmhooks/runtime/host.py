@@ -92,6 +92,16 @@ class WasmHost:
             if not isolate and not instance.broken:
                 self._release(instance, label)
 
+    def instantiate(
+        self, compiled: CompiledModule, limits: Limits, *, state: Any = None, label: str = ""
+    ) -> None:
+        """Instantiate `compiled` once under `limits` (running `_initialize`) and drop it.
+
+        Raises the `HookError` that matches the failure, as a call would.
+        """
+        compiled = self.modules.refresh(compiled)
+        GuestInstance(self.linker, compiled, limits, self.wasi_config, label, state)
+
     def instance_count(self) -> int:
         """How many warm instances this thread keeps."""
         return len(self._pool())

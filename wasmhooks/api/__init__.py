@@ -1,0 +1,1 @@
+"""The REST API for modules, versions and bindings: include `wasmhooks.api.urls`."""
