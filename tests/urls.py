@@ -1,8 +1,11 @@
-from django.urls import path, re_path
+from django.contrib import admin
+from django.urls import include, path, re_path
 
 from . import views
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/hooks/", include("wasmhooks.api.urls")),
     path("stream/", views.streaming),
     path("cookie/", views.with_cookie),
     path("sized/", views.sized),

@@ -154,6 +154,8 @@ def try_module(
         key = name.lower()
         combined[key] = f"{combined[key]},{value}" if key in combined else value
     request = RequestFactory().generic(method, path, data=body, content_type=content_type, headers=combined)
+    if "cookie" not in combined:
+        request.META.pop("HTTP_COOKIE", None)  # RequestFactory adds an empty one
     binding = Binding(
         module=loaded.name,
         pattern=None,
