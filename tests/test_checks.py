@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import override_settings
 
 from tests.wat import hook
@@ -201,3 +201,10 @@ def test_the_cache_dir_must_be_a_path(cache_dir, expected):
 def test_the_middleware_should_come_after_authentication(middleware, expected):
     with override_settings(MIDDLEWARE=middleware):
         assert ids() == expected
+
+
+def test_the_database_checks_wait_for_migrate(monkeypatch):
+    with override_hooks({}, [{"module": "other", "pattern": "^/"}]):
+        assert database_ids() == ["wasmhooks.E005"]
+        monkeypatch.setattr(connection.introspection, "table_names", lambda *args, **kwargs: [])
+        assert database_ids() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,8 +82,28 @@ SERVERS = {
 }
 
 
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with wasmhooks' tables, copied for each server."""
+    folder = tmp_path_factory.mktemp("server-db")
+    database = folder / "template.sqlite3"
+    (folder / "spin.wasm").write_bytes(SPIN)
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+        "WASMHOOKS_TEST_SPIN_MODULE": str(folder / "spin.wasm"),
+        "WASMHOOKS_TEST_CACHE_DIR": str(folder / "cache"),
+        "WASMHOOKS_TEST_DATABASE": str(database),
+        "PYTHONPATH": str(REPO),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--noinput", "-v0"], cwd=REPO, env=environment, check=True
+    )
+    return database
+
+
 @pytest.fixture(params=sorted(SERVERS))
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
+def server(request: pytest.FixtureRequest, tmp_path: Path, migrated_database: Path) -> Iterator[int]:
     built = REPO / "guest-examples" / "wat" / "build" / "add-header.wasm"
     assert built.is_file(), "run `make guests` first"
     spin_path = tmp_path / "spin.wasm"
@@ -99,8 +120,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
         "DJANGO_SETTINGS_MODULE": "tests.server_settings",
         "WASMHOOKS_TEST_SPIN_MODULE": str(spin_path),
         "WASMHOOKS_TEST_CACHE_DIR": str(tmp_path / "cache"),
+        "WASMHOOKS_TEST_DATABASE": str(tmp_path / "db.sqlite3"),
         "PYTHONPATH": str(REPO),
     }
+    shutil.copyfile(migrated_database, tmp_path / "db.sqlite3")
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -148,3 +171,10 @@ def test_a_looping_hook_is_stopped_and_the_workers_keep_serving(server: int) -> 
     status, headers, body = _get(server, "/greet/?name=after")
     assert (status, body) == (200, b"hello, after")
     assert headers["x-powered-by-hook"] == "wasmhooks"
+
+
+def test_the_servers_log_no_errors(server: int, tmp_path: Path) -> None:
+    assert _get(server, "/api/hello/", {"X-Api-Key": "demo-key"})[0] == 200
+    log = (tmp_path / "server.log").read_text()
+    assert "cannot read hooks from the database" not in log
+    assert "Traceback" not in log

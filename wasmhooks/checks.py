@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils.module_loading import import_string
 
 from wasmhooks.runtime import ModuleInvalid
@@ -44,6 +44,8 @@ def check_database(
 
     settings_modules = conf.MODULES if isinstance(conf.MODULES, dict) else {}
     try:
+        if WasmModule._meta.db_table not in connection.introspection.table_names():
+            return []  # not migrated yet: `migrate` runs these checks before it creates the tables
         stored = set(WasmModule.objects.values_list("name", flat=True))
     except DatabaseError as exc:
         return [

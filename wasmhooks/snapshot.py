@@ -182,11 +182,11 @@ def bump_revision(using: str | None = None, **kwargs: Any) -> None:
     with transaction.atomic(using=using):
         moved = HooksRevision.objects.using(using).filter(pk=REVISION_PK)
         if not moved.update(number=F("number") + 1, changed_at=timezone.now()):
-            _row, created = HooksRevision.objects.using(using).get_or_create(
-                pk=REVISION_PK, defaults={"number": 1}
+            # The first change ever (or after a flush); another process may be making it too.
+            HooksRevision.objects.using(using).bulk_create(
+                [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
             )
-            if not created:
-                moved.update(number=F("number") + 1, changed_at=timezone.now())
+            moved.update(number=F("number") + 1, changed_at=timezone.now())
     mark_stale()
     # Look again once the change is visible to every connection, not just this one.
     transaction.on_commit(mark_stale, using=using)
