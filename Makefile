@@ -27,8 +27,16 @@ guests: $(WAT_MODULES)
 
 demo: install guests
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py check
+	$(PY) manage.py check --database default
+	$(PY) manage.py shell -c "$$DEMO_ADMIN"
 	$(PY) manage.py runserver $(DEMO_ADDR)
+
+# A local-only admin account for the demo site: user admin, password admin.
+define DEMO_ADMIN
+from django.contrib.auth.models import User
+User.objects.filter(username='admin').exists() or User.objects.create_superuser('admin', 'admin@localhost', 'admin')
+endef
+export DEMO_ADMIN
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,9 +4,10 @@ SECRET_KEY = "bench-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "bench.urls"
-INSTALLED_APPS = ["wasmhooks"]
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "wasmhooks"]
 MIDDLEWARE = ["wasmhooks.middleware.WasmHooksMiddleware"]
-DATABASES: dict[str, object] = {}
+# Stored modules and bindings live here; the benchmark migrates it at start.
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WASMHOOKS_MODULES: dict[str, str] = {}
 WASMHOOKS_BINDINGS: list[dict[str, object]] = []

@@ -4,6 +4,10 @@ The hooks are the WAT examples in guest-examples/wat, built by `make guests`:
 - `add-header` adds `X-Powered-By-Hook` and `X-Frame-Options` to every response;
 - `api-key` answers 403 on /api/ unless the `X-Api-Key` header is `demo-key`;
 - `hello` exports `greet`, which the /greet/ view calls with `wasmhooks.call`.
+
+More modules can be uploaded and bound while it runs: in the admin (/admin/, user `admin`,
+password `admin`, made by `make demo` for this local demo only), through the API under
+/hooks-api/, or with the `wasmhooks_upload` command.
 """
 
 from pathlib import Path
@@ -26,6 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "wasmhooks",
 ]
 
@@ -57,6 +64,7 @@ TEMPLATES = [
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STATIC_URL = "static/"
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 WASMHOOKS_CACHE_DIR = BASE_DIR / ".wasm-cache"
 WASMHOOKS_MODULES = {

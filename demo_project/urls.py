@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/hello/", views.api_hello),
     path("greet/", views.greet),
     path("admin/", admin.site.urls),
+    path("hooks-api/", include("wasmhooks.api.urls")),
 ]

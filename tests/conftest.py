@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from wasmhooks.signals import hook_failed
 from wasmhooks.testutils import reset_state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_connections(django_db_setup: None) -> Iterator[None]:
+    """Close what async tests opened in asgiref's sync thread, before the test database is dropped."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import logging
 import threading
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.http import HttpResponse
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -250,12 +250,19 @@ def test_a_stored_version_that_does_not_load_fails_its_requests(client, failures
     assert "stored module 'broken'" in caplog.text
 
 
+def look(seen: list[snapshot.HooksSnapshot]) -> None:
+    try:
+        seen.append(snapshot.current())
+    finally:
+        connections.close_all()  # this thread's own connection, as Django does after a request
+
+
 def test_threads_serve_the_old_snapshot_while_one_looks():
     first = snapshot.current()
     snapshot.mark_stale()
-    seen = []
+    seen: list[snapshot.HooksSnapshot] = []
     with snapshot._lock:
-        thread = threading.Thread(target=lambda: seen.append(snapshot.current()))
+        thread = threading.Thread(target=look, args=(seen,))
         thread.start()
         thread.join(timeout=5)
     assert seen == [first]
@@ -265,7 +272,7 @@ def test_threads_serve_the_old_snapshot_while_one_looks():
 def test_the_first_threads_wait_for_the_first_snapshot():
     seen: list[snapshot.HooksSnapshot] = []
     with snapshot._lock:
-        threads = [threading.Thread(target=lambda: seen.append(snapshot.current())) for _ in range(3)]
+        threads = [threading.Thread(target=look, args=(seen,)) for _ in range(3)]
         for thread in threads:
             thread.start()
         assert seen == []

@@ -50,7 +50,7 @@ def call(
     )
     config = config.encode() if isinstance(config, str) else bytes(config)
     try:
-        loaded = snapshot.current().module(module)
+        loaded = snapshot.resolve(module)
         state = HookCall(
             phase=Phase.CALL,
             module=module,

@@ -65,6 +65,17 @@ class HooksSnapshot:
         return found
 
 
+def resolve(name: str) -> LoadedModule:
+    """The module `name`, looking at the database only if the settings do not define it.
+
+    Raises `ModuleNotFound` or `ModuleInvalid`, as `HooksSnapshot.module` does.
+    """
+    settings_modules = conf.MODULES
+    if isinstance(settings_modules, dict) and name in settings_modules:
+        return registry.get_module(name)
+    return current().module(name)
+
+
 _snapshot: HooksSnapshot | None = None
 _next_look = 0.0
 _stale = True
