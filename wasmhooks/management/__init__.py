@@ -1,0 +1,1 @@
+"""Management commands: upload, list, try, bind and unbind hook modules from the shell."""

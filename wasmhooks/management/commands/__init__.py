@@ -1,0 +1,1 @@
+"""`wasmhooks_upload`, `wasmhooks_list`, `wasmhooks_try`, `wasmhooks_bind` and `wasmhooks_unbind`."""
