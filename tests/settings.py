@@ -85,3 +85,6 @@ LOGGING = {
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "loggers": {"wasmhooks": {"handlers": ["null"], "level": "DEBUG", "propagate": True}},
 }
+
+# Fast hashing for the users the admin and API tests create (never for real passwords).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
