@@ -36,6 +36,8 @@ EDITOR_PERMS = (*MODULE_PERMS, *VERSION_PERMS, *BINDING_PERMS)
 VIEWER_PERMS = ("view_wasmmodule", "view_wasmmoduleversion", "view_hookbinding")
 
 ADD_URL = "/admin/wasmhooks/wasmmodule/add/"
+NO_BINDINGS = {"bindings-TOTAL_FORMS": "0", "bindings-INITIAL_FORMS": "0"}
+"""The management form of the add page's empty bindings inline."""
 MODULES_URL = "/admin/wasmhooks/wasmmodule/"
 BINDINGS_URL = "/admin/wasmhooks/hookbinding/"
 
@@ -141,7 +143,9 @@ def form_errors(response: Any) -> dict[str, list[str]]:
 def test_add_module_stores_the_first_version_and_activates_it(client: Client, editor: User) -> None:
     wasm = marked("v1")
     response = client.post(
-        ADD_URL, {"name": "greet", "description": "Says hello", "wasm_file": upload(wasm)}, follow=True
+        ADD_URL,
+        {**NO_BINDINGS, "name": "greet", "description": "Says hello", "wasm_file": upload(wasm)},
+        follow=True,
     )
 
     module = WasmModule.objects.get(name="greet")
@@ -162,9 +166,38 @@ def test_the_add_page_asks_for_name_description_and_file_only(client: Client, ed
 
     assert response.status_code == 200
     assert list(response.context["adminform"].form.fields) == ["name", "description", "wasm_file"]
-    assert response.context["inline_admin_formsets"] == []
+    [bindings] = response.context["inline_admin_formsets"]
+    assert bindings.formset.prefix == "bindings"
     assert b'enctype="multipart/form-data"' in response.content
     assert b'accept=".wasm,application/wasm"' in response.content
+
+
+def test_a_module_is_added_with_its_bindings(client: Client, editor: User) -> None:
+    data = form_data(client.get(ADD_URL))
+    response = client.post(
+        ADD_URL,
+        {**data, "name": "greet", "wasm_file": upload(marked("v1")), "bindings-0-pattern": "^/hooked/"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    binding = HookBinding.objects.get()
+    assert (binding.module.name, binding.pattern) == ("greet", "^/hooked/")
+    assert client.get("/hooked/")["X-Hook"] == "v1"
+
+
+def test_a_bad_binding_on_the_add_page_stores_nothing(client: Client, editor: User) -> None:
+    data = form_data(client.get(ADD_URL))
+    response = client.post(
+        ADD_URL,
+        {**data, "name": "greet", "wasm_file": upload(marked("v1")), "bindings-0-pattern": "(unclosed"},
+    )
+
+    assert response.status_code == 200
+    [bindings_form] = response.context["inline_admin_formsets"][0].formset.forms
+    assert "does not compile" in bindings_form.errors["pattern"][0]
+    assert not WasmModule.objects.exists()
+    assert not HookBinding.objects.exists()
 
 
 def _not_wasm() -> bytes:
@@ -213,7 +246,7 @@ def _trapping_initialize() -> bytes:
 def test_a_bad_file_is_a_form_error_and_nothing_is_stored(
     client: Client, editor: User, build: Callable[[], bytes], expected: str
 ) -> None:
-    response = client.post(ADD_URL, {"name": "greet", "wasm_file": upload(build())})
+    response = client.post(ADD_URL, {**NO_BINDINGS, "name": "greet", "wasm_file": upload(build())})
 
     assert response.status_code == 200
     [message] = form_errors(response)["wasm_file"]
@@ -229,10 +262,10 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(client: Client,
     wasm = marked("big")
     assert len(wasm) > 100
 
-    response = client.post(ADD_URL, {"name": "greet", "wasm_file": upload(wasm)})
+    response = client.post(ADD_URL, {**NO_BINDINGS, "name": "greet", "wasm_file": upload(wasm)})
 
     assert form_errors(response)["wasm_file"] == [
-        f"The file is {len(wasm)} bytes, over the limit of 100 (WASMHOOKS_MAX_MODULE_BYTES)."
+        f"The module is {len(wasm)} bytes, over the limit of 100 (WASMHOOKS_MAX_MODULE_BYTES)."
     ]
     assert not WasmModule.objects.exists()
     assert not WasmModuleVersion.objects.exists()
@@ -252,7 +285,7 @@ def test_a_bad_name_is_a_form_error_and_nothing_is_stored(
     existing = stored("stored")
 
     with override_settings(WASMHOOKS_MODULES={"taken": "/nowhere/taken.wasm"}):
-        response = client.post(ADD_URL, {"name": name, "wasm_file": upload(marked("new"))})
+        response = client.post(ADD_URL, {**NO_BINDINGS, "name": name, "wasm_file": upload(marked("new"))})
 
     [message] = form_errors(response)["name"]
     assert message.startswith(expected)
@@ -781,7 +814,7 @@ def test_the_module_list_shows_versions_bindings_and_searches_by_name(client: Cl
 
 
 def test_a_binding_added_in_the_admin_runs_on_the_next_request(client: Client, editor: User) -> None:
-    client.post(ADD_URL, {"name": "greet", "wasm_file": upload(marked("from-admin"))})
+    client.post(ADD_URL, {**NO_BINDINGS, "name": "greet", "wasm_file": upload(marked("from-admin"))})
     module = WasmModule.objects.get()
     assert "X-Hook" not in client.get("/hooked/")
 
@@ -1014,7 +1047,10 @@ def test_view_permission_shows_everything_and_changes_nothing(client: Client) ->
     first = version(module, 1)
     assert client.post(change_url(module), {"active_version": first.pk}).status_code == 403
     assert client.post(activate_url(module, first)).status_code == 403
-    assert client.post(ADD_URL, {"name": "new", "wasm_file": upload(marked("new"))}).status_code == 403
+    assert (
+        client.post(ADD_URL, {**NO_BINDINGS, "name": "new", "wasm_file": upload(marked("new"))}).status_code
+        == 403
+    )
     assert client.post(f"{BINDINGS_URL}{binding.pk}/change/", binding_data(module)).status_code == 403
     assert client.get(BINDINGS_URL).context["action_form"] is None  # no action without change permission
     module.refresh_from_db()
@@ -1034,7 +1070,7 @@ def test_module_change_permission_without_version_permissions_hides_versions(cli
 
 
 def test_the_history_page_lists_uploads_activations_and_binding_changes(client: Client, editor: User) -> None:
-    client.post(ADD_URL, {"name": "greet", "wasm_file": upload(marked("v1"))})
+    client.post(ADD_URL, {**NO_BINDINGS, "name": "greet", "wasm_file": upload(marked("v1"))})
     module = WasmModule.objects.get()
     client.post(
         change_url(module), {**form_data(client.get(change_url(module))), "wasm_file": upload(marked("v2"))}

@@ -82,8 +82,11 @@ def test_a_binding_is_validated_like_a_settings_binding(module, fields, field, m
     assert message in caught.value.message_dict[field][0]
 
 
-def test_a_binding_without_a_module_leaves_that_to_the_field_check():
-    HookBinding(pattern="(unclosed").clean()  # the missing module is full_clean's error
+def test_a_binding_is_checked_before_its_module_is_saved():
+    with pytest.raises(ValidationError) as caught:
+        HookBinding(pattern="(unclosed").clean()
+    assert list(caught.value.message_dict) == ["pattern"]
+    HookBinding(pattern="^/").clean()
     with pytest.raises(ValidationError) as caught:
         HookBinding(pattern="^/").full_clean()
     assert "module" in caught.value.message_dict

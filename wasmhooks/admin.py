@@ -248,8 +248,8 @@ class WasmModuleAdmin(_ModuleAdmin):
     def get_inlines(
         self, request: HttpRequest, obj: WasmModule | None
     ) -> list[type[admin.options.InlineModelAdmin[Any, Any]]]:
-        """Versions and bindings once the module exists; the add page takes the module alone."""
-        return [] if obj is None else [VersionInline, BindingInline]
+        """Bindings, and once the module exists its versions."""
+        return [BindingInline] if obj is None else [VersionInline, BindingInline]
 
     def change_view(
         self,

@@ -18,7 +18,6 @@ from django.utils.functional import cached_property
 from django.utils.timezone import localtime
 
 from . import tryit, uploads
-from .conf import conf
 from .models import WasmModule, WasmModuleVersion
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ else:
 WASM_FILE_WIDGET = forms.FileInput(attrs={"accept": ".wasm,application/wasm"})
 # Fields of the change form that upload a version rather than change the module itself.
 UPLOAD_FIELDS = ("wasm_file", "activate")
-TRY_MAX_TIMEOUT_MS = 60_000
 
 
 def read_module_file(upload: UploadedFile) -> bytes:
@@ -40,14 +38,7 @@ def read_module_file(upload: UploadedFile) -> bytes:
     Raises `ValidationError`: code `too_large` before reading a file over
     `WASMHOOKS_MAX_MODULE_BYTES`, or any code of `check_module`.
     """
-    limit = conf.MAX_MODULE_BYTES
-    size = upload.size or 0
-    if size > limit:
-        raise ValidationError(
-            "The file is %(size)d bytes, over the limit of %(limit)d (WASMHOOKS_MAX_MODULE_BYTES).",
-            code="too_large",
-            params={"size": size, "limit": limit},
-        )
+    uploads.check_size(upload.size or 0)
     wasm: bytes = upload.read()
     uploads.check_module(wasm)
     return wasm
@@ -180,7 +171,7 @@ class TryForm(forms.Form):
     timeout_ms = forms.FloatField(
         label="Timeout (ms)",
         required=False,
-        max_value=TRY_MAX_TIMEOUT_MS,
+        max_value=tryit.MAX_TIMEOUT_MS,
         help_text="Blank: WASMHOOKS_TIMEOUT_MS. The trial runs inside this request, so keep it short.",
     )
 

@@ -24,6 +24,9 @@ module_name_validator = RegexValidator(
 )
 
 
+UNSAVED_MODULE = "unsaved-module"
+
+
 class WasmModule(models.Model):
     """A named hook module; `active_version` is the one that runs (None: not runnable yet)."""
 
@@ -153,7 +156,8 @@ class HookBinding(models.Model):
     def as_settings_dict(self) -> dict[str, Any]:
         """This binding as a `WASMHOOKS_BINDINGS` entry; unset limits are left to the settings."""
         raw: dict[str, Any] = {
-            "module": self.module.name,
+            # A binding made inline with its module is checked before the module is saved.
+            "module": self.module.name if self.module_id is not None else UNSAVED_MODULE,
             "pattern": self.pattern,
             "order": self.order,
             "on_error": self.on_error,
@@ -176,8 +180,6 @@ class HookBinding(models.Model):
     def clean(self) -> None:
         """Validate with the same rules as a settings binding; errors name their field."""
         super().clean()
-        if self.module_id is None:
-            return
         try:
             self.to_binding()
         except BindingError as exc:

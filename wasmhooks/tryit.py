@@ -29,6 +29,8 @@ from .routing import MIB, Binding, RouteMatch, RouteTable
 from .snapshot import HooksSnapshot
 
 TRY_BINDING_NAME = "try-it"
+MAX_TIMEOUT_MS = 60_000
+"""The longest timeout a trial may ask for: a trial runs in a web request."""
 STAND_IN_BODY = b""
 
 

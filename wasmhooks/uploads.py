@@ -66,6 +66,20 @@ def check_name(name: str, *, new: bool = True) -> None:
         )
 
 
+def check_size(size: int) -> None:
+    """Raise `ValidationError` (code `too_large`) for a module of `size` bytes over the limit.
+
+    Call it with an upload's declared size before reading the file into memory.
+    """
+    limit = conf.MAX_MODULE_BYTES
+    if size > limit:
+        raise ValidationError(
+            "The module is %(size)d bytes, over the limit of %(limit)d (WASMHOOKS_MAX_MODULE_BYTES).",
+            code="too_large",
+            params={"size": size, "limit": limit},
+        )
+
+
 def check_module(wasm: bytes) -> ModuleReport:
     """Check that `wasm` can be stored and run as a hook module.
 
@@ -74,13 +88,7 @@ def check_module(wasm: bytes) -> ModuleReport:
     marker, imports or entry points wrong; unknown imports are listed) or `instantiate`
     (fails to start under the default limits).
     """
-    limit = conf.MAX_MODULE_BYTES
-    if len(wasm) > limit:
-        raise ValidationError(
-            "The module is %(size)d bytes, over the limit of %(limit)d (WASMHOOKS_MAX_MODULE_BYTES).",
-            code="too_large",
-            params={"size": len(wasm), "limit": limit},
-        )
+    check_size(len(wasm))
     if not wasm:
         raise ValidationError("The file is empty.", code="empty")
     if not wasm.startswith(WASM_MAGIC):

@@ -21,14 +21,12 @@ from rest_framework.fields import empty
 from rest_framework.request import Request
 
 from wasmhooks import uploads
-from wasmhooks.conf import conf
 from wasmhooks.models import HookBinding, WasmModule, WasmModuleVersion
-from wasmhooks.tryit import parse_header_lines
+from wasmhooks.tryit import MAX_TIMEOUT_MS, parse_header_lines
 
 from .exceptions import upload_error
 
 API = "wasmhooks-api"
-MAX_TRY_TIMEOUT_MS = 60_000.0  # as the admin's try-it form
 HTTP_METHOD = re.compile(r"^[A-Za-z]+$")
 HEADER_NAME = re.compile(r"^[-!#$%&'*+.^_`|~0-9A-Za-z]+$")
 FORBIDDEN_IN_HEADER_VALUE = re.compile(r"[\r\n\0]")
@@ -47,15 +45,10 @@ class WasmFileMixin:
 
     def validate_file(self, upload: UploadedFile) -> bytes:
         """The file's bytes. Raises `ModuleTooLarge`, without reading it, if it is over the limit."""
-        limit = conf.MAX_MODULE_BYTES
-        if upload.size is not None and upload.size > limit:
-            raise upload_error(
-                DjangoValidationError(
-                    "The module is %(size)d bytes, over the limit of %(limit)d (WASMHOOKS_MAX_MODULE_BYTES).",
-                    code="too_large",
-                    params={"size": upload.size, "limit": limit},
-                )
-            )
+        try:
+            uploads.check_size(upload.size or 0)
+        except DjangoValidationError as exc:
+            raise upload_error(exc) from None
         return bytes(upload.read())
 
 
@@ -274,7 +267,7 @@ class ModuleTrySerializer(serializers.Serializer[None]):
     )
     version = serializers.IntegerField(required=False, min_value=1, help_text="Default: the active version.")
     timeout_ms = serializers.FloatField(
-        required=False, help_text=f"Default: WASMHOOKS_TIMEOUT_MS; at most {MAX_TRY_TIMEOUT_MS:g}."
+        required=False, help_text=f"Default: WASMHOOKS_TIMEOUT_MS; at most {MAX_TIMEOUT_MS:g}."
     )
     config = serializers.CharField(
         default="", allow_blank=True, trim_whitespace=False, help_text="What the guest's config() reads."
@@ -293,10 +286,10 @@ class ModuleTrySerializer(serializers.Serializer[None]):
         return value
 
     def validate_timeout_ms(self, value: float) -> float:
-        """Raise `ValidationError` unless 0 < `value` <= `MAX_TRY_TIMEOUT_MS`."""
-        if not 0 < value <= MAX_TRY_TIMEOUT_MS:
+        """Raise `ValidationError` unless 0 < `value` <= `MAX_TIMEOUT_MS`."""
+        if not 0 < value <= MAX_TIMEOUT_MS:
             raise serializers.ValidationError(
-                f"Give a number of milliseconds over 0, at most {MAX_TRY_TIMEOUT_MS:g}."
+                f"Give a number of milliseconds over 0, at most {MAX_TIMEOUT_MS:g}."
             )
         return value
 
