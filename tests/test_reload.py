@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, LiteralString
 
-import gunicorn
 import psycopg
 import pytest
 import redis
@@ -267,8 +266,6 @@ def _flush_redis() -> None:
 def _start(name: str, arguments: list[str], site: Site) -> Server:
     port = _free_port()
     log = site.folder / f"{name}.log"
-    # gunicorn 27 opens a control socket at one fixed path per user unless told otherwise.
-    control = ["--no-control-socket"] if int(gunicorn.__version__.split(".")[0]) >= 27 else []
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
@@ -281,7 +278,8 @@ def _start(name: str, arguments: list[str], site: Site) -> Server:
                 "--workers",
                 str(WORKERS),
                 *arguments,
-                *control,
+                # Else gunicorn opens a control socket at one fixed path per user.
+                "--no-control-socket",
             ],
             cwd=REPO,
             env=site.environment,

@@ -111,7 +111,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, migrated_database: Pa
     port = _free_port()
     arguments = SERVERS[request.param]
     bind = (
-        ["--bind", f"127.0.0.1:{port}"]
+        # Without --no-control-socket gunicorn opens one at a fixed path per user.
+        ["--bind", f"127.0.0.1:{port}", "--no-control-socket"]
         if "gunicorn" in arguments
         else ["--host", "127.0.0.1", "--port", str(port)]
     )
