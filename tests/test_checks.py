@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connection
 from django.test import override_settings
@@ -208,3 +209,18 @@ def test_the_database_checks_wait_for_migrate(monkeypatch):
         assert database_ids() == ["wasmhooks.E005"]
         monkeypatch.setattr(connection.introspection, "table_names", lambda *args, **kwargs: [])
         assert database_ids() == []
+
+
+def test_the_mounted_api_needs_its_apps_and_schema_class():
+    assert ids() == []
+    apps = [app for app in settings.INSTALLED_APPS if app != "drf_spectacular"]
+    with override_settings(INSTALLED_APPS=apps, REST_FRAMEWORK={}):
+        messages = check_settings()
+    assert [m.id for m in messages] == ["wasmhooks.E014", "wasmhooks.E014"]
+    assert "['drf_spectacular'] not in INSTALLED_APPS" in messages[0].msg
+    assert "DEFAULT_SCHEMA_CLASS'] is None" in messages[1].msg
+
+
+def test_the_api_checks_wait_until_it_is_mounted():
+    with override_settings(ROOT_URLCONF="tests.urls_without_api", REST_FRAMEWORK={}):
+        assert ids() == []

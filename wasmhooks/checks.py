@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connection
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from wasmhooks.runtime import ModuleInvalid
@@ -31,6 +32,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         *check_modules(),
         *check_bindings(),
         *check_middleware(),
+        *check_api(),
     ]
 
 
@@ -171,6 +173,38 @@ def check_bindings() -> list[CheckMessage]:
         except BindingError as exc:
             check_id = _BINDING_FIELD_IDS.get(exc.field, "wasmhooks.E004")
             errors.append(Error(f"WASMHOOKS_BINDINGS[{index}]: {exc}.", id=check_id))
+    return errors
+
+
+SCHEMA_CLASS = "drf_spectacular.openapi.AutoSchema"
+
+
+def check_api() -> list[CheckMessage]:
+    """When `wasmhooks.api.urls` is mounted: the apps and the schema class it needs."""
+    try:
+        reverse("wasmhooks-api:schema")
+    except NoReverseMatch:
+        return []
+    errors: list[CheckMessage] = []
+    missing = [app for app in ("rest_framework", "drf_spectacular") if app not in settings.INSTALLED_APPS]
+    if missing:
+        errors.append(
+            Error(
+                f"The wasmhooks API is mounted but {missing} not in INSTALLED_APPS.",
+                hint="Add them: DRF's browsable pages and drf-spectacular's schema need their templates.",
+                id="wasmhooks.E014",
+            )
+        )
+    schema_class = getattr(settings, "REST_FRAMEWORK", {}).get("DEFAULT_SCHEMA_CLASS")
+    if schema_class != SCHEMA_CLASS:
+        errors.append(
+            Error(
+                "The wasmhooks API is mounted but REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is "
+                f"{schema_class!r}, so its OpenAPI schema cannot be built.",
+                hint=f"Set it to {SCHEMA_CLASS!r}.",
+                id="wasmhooks.E014",
+            )
+        )
     return errors
 
 
