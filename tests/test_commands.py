@@ -598,6 +598,7 @@ def test_try_a_hook_that_answers(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert re.fullmatch(r"Status: 403 \(answered by the hook\) in \d+\.\d{3} ms", lines[0])
     assert "Body: denied" in lines
+    assert "Request headers as the view sees them: (none)" in lines
     assert "Logs:" not in lines
     assert "Context (request.wasmhooks):" not in lines
 

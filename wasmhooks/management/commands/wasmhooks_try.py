@@ -118,9 +118,12 @@ class Command(BaseCommand):
         except UnicodeDecodeError:
             text = f"({len(result.body)} bytes, not UTF-8; base64) {base64.b64encode(result.body).decode()}"
         self.stdout.write(f"Body: {text}" if text else "Body: (empty)")
-        self.stdout.write("Request headers as the view sees them:")
-        for name, value in result.request_headers.items():
-            self.stdout.write(f"  {name}: {value}")
+        if result.request_headers:
+            self.stdout.write("Request headers as the view sees them:")
+            for name, value in result.request_headers.items():
+                self.stdout.write(f"  {name}: {value}")
+        else:
+            self.stdout.write("Request headers as the view sees them: (none)")
         if result.context:
             self.stdout.write("Context (request.wasmhooks):")
             for key, value in result.context.items():
