@@ -2,6 +2,9 @@
 that worker's hooks snapshot holds once the view has run.
 
 `?sleep=S` waits S seconds first, so the request is in flight while changes are picked up.
+The view is synchronous: under ASGI Django runs it in a thread of its own for each request
+(its ASGI handler gives each request a `ThreadSensitiveContext`), so a sleeping request holds
+neither the event loop nor the other requests of its worker.
 `?module=NAME` adds `X-Revision` and `X-Module-Sha256` (the sha256 of the version of NAME in
 force in this worker at the end of the view, or "none"); the view looks at the database if a
 look is due, so the snapshot may be swapped under the request it is part of.

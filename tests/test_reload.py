@@ -2,14 +2,15 @@
 
 For each backend ("sqlite+locmem": a SQLite file and each process's local-memory cache;
 "postgres+redis": a PostgreSQL database of its own and Redis database 14) the module fixture
-migrates a fresh database and starts two gunicorn servers, two hosts sharing it: one with 2
-sync workers, one with 2 gthread workers of 4 threads. Changes are made by another process,
-`tests/reload_driver.py`, through `wasmhooks.uploads` and model `save()`/`delete()`. Then
-requests go to both servers until every one of the four workers (told apart by the view's
-`X-Pid` header) shows the change, and the time from the driver's commit to the last worker
-showing it must be under 2 seconds. Every request must answer 200, only the workers started
-with the servers may answer (none was restarted), and once a worker showed a change no later
-request to it may go back.
+migrates a fresh database and starts three servers, three hosts sharing it: gunicorn (WSGI)
+with 2 sync workers, gunicorn with 2 gthread workers of 4 threads, and uvicorn (ASGI, so the
+middleware runs async: `WasmHooksMiddleware.__acall__`) with 2 workers. Changes are made by
+another process, `tests/reload_driver.py`, through `wasmhooks.uploads` and model
+`save()`/`delete()`. Then requests go to every server until every one of the six workers (told
+apart by the view's `X-Pid` header) shows the change, and the time from the driver's commit to
+the last worker showing it must be under 2 seconds. Every request must answer 200, only the
+workers started with the servers may answer, none was restarted, and once a worker showed a
+change no later request to it may go back.
 
 In-process tests count the queries the middleware makes: none between two looks at the
 database, one indexed read when a look is due.
@@ -55,11 +56,29 @@ PROBE = "/probe/?sleep=0.005"
 """Each request holds its worker a little, so concurrent requests spread over the workers."""
 LINGER = 0.3
 """Seconds of requests after every worker showed a change, to catch one going back."""
-SERVERS = {
-    "sync": ["--worker-class", "sync"],
-    "gthread": ["--worker-class", "gthread", "--threads", "4"],
-}
 WORKERS = 2
+GUNICORN = [
+    "gunicorn",
+    "django.core.wsgi:get_wsgi_application()",
+    "--workers",
+    str(WORKERS),
+    # Else gunicorn opens a control socket at one fixed path per user.
+    "--no-control-socket",
+]
+SERVERS = {
+    "sync": [*GUNICORN, "--worker-class", "sync"],
+    "gthread": [*GUNICORN, "--worker-class", "gthread", "--threads", "4"],
+    "asgi": [
+        "uvicorn",
+        "django.core.asgi:get_asgi_application",
+        "--factory",
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+    ],
+}
+"""What follows `python -m` to start each server, but for the address to listen on."""
 
 Headers = dict[str, str]
 
@@ -120,6 +139,7 @@ def _get(server: Server, path: str) -> Sample:
 @dataclass
 class Server:
     name: str
+    program: str
     port: int
     process: subprocess.Popen[bytes]
     log: Path
@@ -131,7 +151,7 @@ class Server:
 
 @dataclass
 class Site:
-    """Two servers sharing one database and cache, and a driver to change their hooks."""
+    """Servers sharing one database and cache, and a driver to change their hooks."""
 
     backend: str
     environment: dict[str, str]
@@ -198,19 +218,50 @@ class Traffic:
             thread.join(timeout=60)
 
 
+def _worker_processes(server: Server) -> frozenset[str]:
+    """The pids of the worker processes `server` runs now: its child processes, less the resource
+    tracker that `multiprocessing` starts along with uvicorn's (spawned) workers."""
+    parent = str(server.process.pid)
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # it exited meanwhile
+        # "pid (name) state ppid ...", where the name may hold spaces and parentheses.
+        if stat.rpartition(")")[2].split()[1] == parent and b"resource_tracker" not in command:
+            found.add(entry.name)
+    return frozenset(found)
+
+
 def assert_served(site: Site, samples: Sequence[Sample]) -> None:
-    """Every request answered 200, by a worker the servers started with; no worker was booted since."""
+    """Every request answered 200, by a worker the servers started with; no worker was booted since.
+
+    Each server's worker processes must still be the ones that answered at start. gunicorn also
+    logs each boot of a worker ("Booting worker"), a replacement too, so its log must show
+    exactly `WORKERS`; uvicorn at `--log-level warning` logs neither a start nor a replacement.
+    """
     failed = [sample for sample in samples if sample.status != 200]
     assert not failed, f"{len(failed)} of {len(samples)} requests failed, e.g. {failed[:3]}\n{site.logs()}"
     strangers = {sample.pid for sample in samples} - site.pids
     assert not strangers, f"workers {strangers} answered, not one of {set(site.pids)}\n{site.logs()}"
     for server in site.servers:
-        boots = server.log_text().count("Booting worker")
-        assert boots == WORKERS, f"{server.name}: {boots} workers booted, {WORKERS} expected\n{site.logs()}"
+        processes = _worker_processes(server)
+        assert processes == server.pids, (
+            f"{server.name}: worker processes {set(processes)}, not {set(server.pids)}\n{site.logs()}"
+        )
+        if server.program == "gunicorn":
+            boots = server.log_text().count("Booting worker")
+            assert boots == WORKERS, (
+                f"{server.name}: {boots} workers booted, {WORKERS} expected\n{site.logs()}"
+            )
 
 
 def converge(site: Site, shows: Callable[[Headers], bool], committed: float, what: str) -> float:
-    """Send requests to both servers until every worker answered one that `shows` the change.
+    """Send requests to every server until every worker answered one that `shows` the change.
 
     Returns the seconds from `committed` (the driver's `time.monotonic()` after its commit) to
     the answer of the last worker to show it. Asserts that it is under `BOUND`, and that no
@@ -263,30 +314,23 @@ def _flush_redis() -> None:
         client.close()
 
 
-def _start(name: str, arguments: list[str], site: Site) -> Server:
+def _start(name: str, site: Site) -> Server:
+    program, *arguments = SERVERS[name]
     port = _free_port()
+    if program == "gunicorn":
+        address = ["--bind", f"127.0.0.1:{port}"]
+    else:
+        address = ["--host", "127.0.0.1", "--port", str(port)]
     log = site.folder / f"{name}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "django.core.wsgi:get_wsgi_application()",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(WORKERS),
-                *arguments,
-                # Else gunicorn opens a control socket at one fixed path per user.
-                "--no-control-socket",
-            ],
+            [sys.executable, "-m", program, *arguments, *address],
             cwd=REPO,
             env=site.environment,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    return Server(name, port, process, log)
+    return Server(name, program, port, process, log)
 
 
 def _stop(server: Server) -> None:
@@ -319,7 +363,7 @@ def _discover_workers(server: Server, deadline: float = 30.0) -> frozenset[str]:
 
 @pytest.fixture(scope="module", params=["sqlite+locmem", "postgres+redis"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A migrated fresh database and cache, and two gunicorn servers (sync, gthread) using them."""
+    """A migrated fresh database and cache, and three servers using them (see `SERVERS`)."""
     folder = tmp_path_factory.mktemp(request.param.replace("+", "-"))
     environment = {key: value for key, value in os.environ.items() if not key.startswith("WASMHOOKS_RELOAD_")}
     environment.update(
@@ -348,8 +392,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             timeout=120,
         )
         assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
-        for name, arguments in SERVERS.items():
-            server = _start(name, arguments, site)
+        for name in SERVERS:
+            server = _start(name, site)
             cleanup.callback(_stop, server)
             site.servers.append(server)
         for server in site.servers:
@@ -433,7 +477,7 @@ def _sha256(wasm: bytes) -> str:
 
 
 def test_requests_in_flight_finish_on_the_version_they_started_with(hooks: Site) -> None:
-    """While threads send fast and slow requests to both servers, the active version changes
+    """While threads send fast and slow requests to every server, the active version changes
     five times. Every request answers 200 and runs wholly on one version (`X-Before` from
     `on_request` equals `X-After` from `on_response`).
 
