@@ -141,7 +141,7 @@ def main() -> None:
     else:
         result = reset()
     committed = time.monotonic()
-    print(json.dumps({"committed": committed, "revision": snapshot.read_revision(), **result}))
+    print(json.dumps({"committed": committed, "revision": snapshot.read_revision().number, **result}))
 
 
 if __name__ == "__main__":

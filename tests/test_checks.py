@@ -224,3 +224,13 @@ def test_the_mounted_api_needs_its_apps_and_schema_class():
 def test_the_api_checks_wait_until_it_is_mounted():
     with override_settings(ROOT_URLCONF="tests.urls_without_api", REST_FRAMEWORK={}):
         assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("WASMHOOKS_TIMEOUT_MS", 3_600_001), ("WASMHOOKS_MEMORY_MB", 5000)]
+)
+def test_default_limits_have_a_ceiling(setting, value):
+    with override_settings(**{setting: value}):
+        messages = check_settings()
+    assert [m.id for m in messages] == ["wasmhooks.E008"]
+    assert f"{setting} must be at most" in messages[0].msg

@@ -152,3 +152,22 @@ def test_invalid_settings_bindings(bindings, message, field):
         settings_bindings()
     assert str(caught.value).startswith(message)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("timeout_ms", 3_600_001, "'timeout_ms' must be at most 3600000 (an hour)"),
+        ("timeout_ms", 1e300, "'timeout_ms' must be at most 3600000 (an hour)"),
+        ("memory_mb", 4097, "'memory_mb' must be at most 4096"),
+        ("memory_mb", 1e300, "'memory_mb' must be at most 4096"),
+    ],
+)
+def test_limits_have_a_ceiling(key, value, message):
+    with pytest.raises(BindingError, match=re.escape(message)) as caught:
+        parse_binding({"module": "m", "pattern": "^/", key: value})
+    assert caught.value.field == key
+    limits = parse_binding(
+        {"module": "m", "pattern": "^/", "timeout_ms": 3_600_000, "memory_mb": 4096}
+    ).limits
+    assert (limits.timeout_ms, limits.memory_bytes) == (3_600_000, 4096 * 1024 * 1024)

@@ -218,3 +218,39 @@ def test_a_type_error_names_the_reason() -> None:
     mistyped = wasmtime.wat2wasm('(module (func (export "f") (result i32) (i64.const 1)))')
     with pytest.raises(ModuleInvalid, match=r"type mismatch"):
         ModuleCache(None, KEY).load(mistyped)
+
+
+def numbered(n: int) -> bytes:
+    return wasm(f'(module (func (export "n") (result i32) i32.const {n}))')
+
+
+def test_the_process_keeps_the_most_recently_compiled_modules(compiles: list[int]) -> None:
+    cache = ModuleCache(None, b"k", max_modules=2)
+    first = cache.load(numbered(1))
+    cache.load(numbered(2))
+    cache.load(numbered(3))
+    assert cache.cached(first.sha256) is None
+    assert [cache.cached(cache.load(numbered(n)).sha256) is not None for n in (2, 3)] == [True, True]
+    assert len(compiles) == 3
+    cache.load(numbered(1))
+    assert len(compiles) == 4
+
+
+def test_a_module_compiled_without_keeping_is_kept_only_when_asked(tmp_path: Path) -> None:
+    cache = ModuleCache(tmp_path, b"k")
+    compiled = cache.load(wasm(), keep=False)
+    assert cache.cached(compiled.sha256) is None
+    assert not artifact_path(tmp_path).exists()
+    cache.keep(compiled)
+    assert cache.cached(compiled.sha256) is compiled
+    assert artifact_path(tmp_path).exists()
+    cache.keep(compiled)  # already kept: nothing changes
+    assert cache.load(wasm(), keep=False) is compiled
+
+
+def test_a_module_from_disk_is_not_written_again(tmp_path: Path) -> None:
+    ModuleCache(tmp_path, b"k").load(wasm())
+    written = artifact_path(tmp_path).stat().st_mtime_ns
+    time.sleep(0.01)
+    ModuleCache(tmp_path, b"k").load(wasm())
+    assert artifact_path(tmp_path).stat().st_mtime_ns == written

@@ -10,7 +10,8 @@ import logging
 import threading
 
 import pytest
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import F
 from django.http import HttpResponse
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -166,7 +167,7 @@ def test_the_interval_follows_the_setting(clock):
     clock.now += 9
     assert snapshot.current() is first
     clock.now += 2
-    assert snapshot.current().revision == 7
+    assert snapshot.current().revision == snapshot.Revision(7, "")
 
 
 @pytest.mark.parametrize("interval", [None, -1, "2", True])
@@ -184,16 +185,33 @@ def test_unchanged_versions_are_not_loaded_again(client):
     assert after.module("other").name == "other"
 
 
-def test_the_revision_counts_changes():
-    assert snapshot.read_revision() == 0
+def test_the_revision_counts_changes_and_draws_a_new_token_each_time():
+    assert snapshot.read_revision() == snapshot.NO_REVISION
     module = stored()
     after_upload = snapshot.read_revision()
-    assert after_upload >= 2  # the module, its version, the activation
+    assert after_upload.number >= 3  # the module, its version, the activation
     HookBinding.objects.create(module=module, pattern="^/")
-    assert snapshot.read_revision() == after_upload + 1
+    after_binding = snapshot.read_revision()
+    assert after_binding.number == after_upload.number + 1
+    assert len({after_upload.token, after_binding.token, ""}) == 3
     HooksRevision.objects.all().delete()
     HookBinding.objects.get().save()
-    assert snapshot.read_revision() == 1
+    assert snapshot.read_revision().number == 1
+
+
+def test_a_rolled_back_change_is_not_mistaken_for_a_later_one(client, clock):
+    module = stored()
+    before = snapshot.read_revision()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        HookBinding.objects.create(module=module, pattern="^/")
+        assert client.get("/x")["X-Hook"] == "v1"  # this connection sees its own change
+        raise RuntimeError("rolled back")
+    assert snapshot.read_revision() == before
+    # Another process makes a change that reaches the same number as the rolled-back one.
+    HooksRevision.objects.filter(pk=snapshot.REVISION_PK).update(number=F("number") + 1, token="other")
+    assert snapshot.current().revision.number == snapshot.read_revision().number
+    clock.now += 1.5
+    assert "X-Hook" not in client.get("/x")  # the tokens differ: the phantom binding is gone
 
 
 def test_a_database_error_keeps_the_last_snapshot(client, monkeypatch, caplog):
@@ -313,3 +331,94 @@ def test_wasmhooks_call_runs_a_stored_module():
     g = Guest()
     store_upload("greeter", g.build(greet=[g.do("output", "hello from the database")]))
     assert wasmhooks.call("greeter", "greet") == b"hello from the database"
+
+
+def test_rows_that_change_while_read_are_read_again(client, monkeypatch):
+    module = stored(pattern="^/")
+    client.get("/x")
+    reads = []
+    real_read = snapshot._read_rows
+
+    def read_then_change():
+        rows = real_read()
+        if not reads:  # another process commits between the rows and the revision
+            HookBinding.objects.filter(module=module).update(pattern="^/moved/")
+            bump_elsewhere()
+        reads.append(rows)
+        return rows
+
+    monkeypatch.setattr(snapshot, "_read_rows", read_then_change)
+    snapshot.mark_stale()
+    assert "X-Hook" not in client.get("/x")
+    assert client.get("/moved/")["X-Hook"] == "v1"
+    assert len(reads) == 2
+
+
+def test_a_version_deleted_while_read_is_read_again(client, monkeypatch, failures):
+    stored(pattern="^/")
+    client.get("/x")
+    store_upload("tag", tagging("v2"))
+    real_fetch = snapshot._fetch_binaries
+    fetched: list[set[int]] = []
+
+    def fetch_after_a_delete(ids):
+        if not fetched:  # another process deletes the version between the two queries
+            WasmModuleVersion.objects.filter(number=2).delete()
+        fetched.append(set(ids))
+        return real_fetch(ids)
+
+    monkeypatch.setattr(snapshot, "_fetch_binaries", fetch_after_a_delete)
+    response = client.get("/x")
+    assert response.status_code == 503  # v2 is gone and no version is active: fail closed
+    assert fetched[0] and fetched[1:] == [set()]
+    assert "tag" not in snapshot.current().modules
+    assert isinstance(failures[0]["error"], ModuleNotFound)
+
+
+def test_hooks_that_keep_changing_leave_the_process_looking(client, monkeypatch, caplog):
+    stored(pattern="^/")
+    assert client.get("/x")["X-Hook"] == "v1"
+    first = snapshot.current()
+    real_read = snapshot._read_rows
+
+    def read_then_change():
+        rows = real_read()
+        bump_elsewhere()
+        return rows
+
+    monkeypatch.setattr(snapshot, "_read_rows", read_then_change)
+    snapshot.mark_stale()
+    with caplog.at_level(logging.WARNING, "wasmhooks"):
+        assert client.get("/x")["X-Hook"] == "v1"
+    assert snapshot._snapshot is first
+    assert snapshot._stale
+    assert "changed during 3 reads in a row" in caplog.text
+
+
+def test_a_decorated_view_and_wasmhooks_call_run_the_snapshot_the_request_started_with(rf):
+    store_upload("tag", tagging("v1"))
+    request = rf.get("/x")
+    hooks = snapshot.current()
+    snapshot.keep_on_request(request, hooks)
+    store_upload("tag", tagging("v2"))
+    assert snapshot.current().module("tag") is not hooks.module("tag")
+    assert snapshot.resolve("tag", request) is hooks.module("tag")
+    assert HookPipeline(request, []).hooks is hooks
+    assert snapshot.resolve("tag") is snapshot.current().module("tag")
+    assert snapshot.of_request(rf.get("/y")) is None
+
+
+def test_the_middleware_keeps_its_snapshot_on_the_request(client):
+    stored(pattern="^/")
+    response = client.get("/x")
+    assert snapshot.of_request(response.wsgi_request) is snapshot.current()
+
+
+def test_a_commit_makes_the_process_look_again(django_capture_on_commit_callbacks):
+    module = stored()
+    snapshot.current()
+    with django_capture_on_commit_callbacks(execute=True):
+        HookBinding.objects.create(module=module, pattern="^/")
+        snapshot.current()  # another thread looks before the commit, with the old rows
+        assert not snapshot._stale
+    assert snapshot._stale

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from tests.guests import WASI_PRINTER as PRINTER
 from tests.wat import BUF, READ, Guest, W, hook
 from wasmhooks import metrics
 from wasmhooks.bridge import CacheKeyValueStore
@@ -180,3 +183,15 @@ def test_the_throwaway_store_counts_and_deletes():
     result = try_module(loaded(wasm))
     assert [f.kind for f in result.failures] == ["abi"]
     assert "kv_incr: the value of b'word' is not a decimal integer" in result.failures[0].message
+
+
+def test_the_guests_wasi_output_is_in_the_trial_not_the_live_logs(caplog):
+    with caplog.at_level(logging.DEBUG):
+        result = try_module(loaded(PRINTER, "printer"))
+    assert result.failures == []
+    assert result.logs == [
+        {"level": "info", "message": "to stdout"},  # from _initialize
+        {"level": "info", "message": "to stdout"},
+        {"level": "warning", "message": "to stderr"},
+    ]
+    assert [r for r in caplog.records if r.name.startswith("wasmhooks.guest")] == []

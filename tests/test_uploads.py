@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from tests.guests import guest
+from tests.guests import WASI_PRINTER, guest
 from tests.wat import hook
 from wasmhooks.models import WasmModule, WasmModuleVersion
+from wasmhooks.registry import get_host
 from wasmhooks.testutils import override_hooks, wasm_from_wat
 from wasmhooks.uploads import activate, check_module, check_name, store_upload
 
+REPO = Path(__file__).resolve().parent.parent
 GOOD = hook(on_request=[], on_response=[])
 OTHER = hook(on_request=[1])
 
@@ -162,3 +172,81 @@ def test_activate_and_roll_back():
     assert activate(first) is False
     assert activate(second) is True
     assert WasmModule.objects.get().active_version == second
+
+
+def test_version_numbers_are_never_reused():
+    for value in range(3):
+        store_upload("demo", hook(on_request=[value]))
+    WasmModuleVersion.objects.get(number=3).delete()
+    assert store_upload("demo", hook(on_request=[7])).version.number == 4
+
+
+def test_versions_stored_by_other_means_are_counted():
+    module = store_upload("demo", GOOD).module
+    WasmModuleVersion.objects.create(module=module, number=5, binary=b"", sha256="f" * 64, size=0, abi="v1")
+    assert store_upload("demo", OTHER).version.number == 6
+
+
+CONCURRENT_UPLOADS = """
+import sys
+import django
+django.setup()
+from tests.wat import hook
+from wasmhooks.uploads import store_upload
+worker = int(sys.argv[1])
+for index in range(12):
+    store_upload("shared", hook(on_request=[worker * 100 + index]))
+"""
+
+
+def test_uploads_from_several_processes_to_one_sqlite_file(tmp_path):
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.command_settings",
+        "WASMHOOKS_COMMAND_DB": str(tmp_path / "db.sqlite3"),
+        "PYTHONPATH": str(REPO),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "-v0"],
+        env=environment,
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_UPLOADS, str(worker)],
+            env=environment,
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(3)
+    ]
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], errors
+    numbers = sqlite3.connect(tmp_path / "db.sqlite3").execute(
+        "SELECT number FROM wasmhooks_wasmmoduleversion ORDER BY number"
+    )
+    assert [number for (number,) in numbers] == list(range(1, 37))
+
+
+def test_a_rejected_upload_is_not_kept_compiled(tmp_path):
+    rejected = wasm_from_wat(
+        '(module (memory (export "memory") 1) (func (export "on_request") (result i32) i32.const 0))'
+    )
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path)):
+        host = get_host()
+        with pytest.raises(ValidationError):
+            check_module(rejected)
+        assert host.modules.cached(hashlib.sha256(rejected).hexdigest()) is None
+        assert list(tmp_path.iterdir()) == []
+        report = check_module(GOOD)
+        assert host.modules.cached(report.sha256) is not None
+        assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_what_a_module_prints_while_checked_goes_nowhere(caplog):
+    with caplog.at_level(logging.DEBUG):
+        check_module(WASI_PRINTER)
+    assert [r for r in caplog.records if "to stdout" in r.getMessage()] == []

@@ -50,7 +50,7 @@ def call(
     )
     config = config.encode() if isinstance(config, str) else bytes(config)
     try:
-        loaded = snapshot.resolve(module)
+        loaded = snapshot.resolve(module, request)
         state = HookCall(
             phase=Phase.CALL,
             module=module,

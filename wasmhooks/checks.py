@@ -17,7 +17,7 @@ from wasmhooks.runtime import ModuleInvalid
 
 from . import registry
 from .conf import conf
-from .routing import MODULE_NAME, BindingError, parse_binding, positive_number
+from .routing import MAX_MEMORY_MB, MAX_TIMEOUT_MS, MODULE_NAME, BindingError, parse_binding, positive_number
 
 MIDDLEWARE_PATH = "wasmhooks.middleware.WasmHooksMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -89,6 +89,10 @@ def check_defaults() -> list[CheckMessage]:
             positive_number(value, name, integer=integer)
         except BindingError as exc:
             errors.append(Error(f"{exc}.", id="wasmhooks.E008"))
+            continue
+        limit = {"WASMHOOKS_TIMEOUT_MS": MAX_TIMEOUT_MS, "WASMHOOKS_MEMORY_MB": MAX_MEMORY_MB}.get(name)
+        if limit is not None and value > limit:
+            errors.append(Error(f"{name} must be at most {limit}, not {value!r}.", id="wasmhooks.E008"))
     if not isinstance(conf.KV_CACHE, str) or conf.KV_CACHE not in settings.CACHES:
         errors.append(
             Error(

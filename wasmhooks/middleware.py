@@ -39,6 +39,7 @@ class WasmHooksMiddleware:
         get_response = cast(GetResponse, self.get_response)
         request_context(request)
         hooks = snapshot.current()
+        snapshot.keep_on_request(request, hooks)
         matches = hooks.routes.match(request.path, request.method or "")
         if not matches:
             return get_response(request)
@@ -52,6 +53,7 @@ class WasmHooksMiddleware:
         get_response = cast(AsyncGetResponse, self.get_response)
         request_context(request)
         hooks = snapshot.cached() or await sync_to_async(snapshot.current)()
+        snapshot.keep_on_request(request, hooks)
         matches = hooks.routes.match(request.path, request.method or "")
         if not matches:
             return await get_response(request)

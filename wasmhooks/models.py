@@ -45,6 +45,9 @@ class WasmModule(models.Model):
         related_name="+",
         help_text="The version that runs. Pick an earlier one to roll back.",
     )
+    versions_created = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Versions ever stored, so a number is never used twice."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -193,6 +196,7 @@ class HooksRevision(models.Model):
     """One row whose number goes up with every change to modules, versions or bindings."""
 
     number = models.BigIntegerField(default=0)
+    token = models.CharField(max_length=32, default="", help_text="Random, new with every change.")
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from wasmhooks import metrics
 from wasmhooks.abi.state import HookCall, KeyValueStore, Phase, ResponseDraft
 from wasmhooks.runtime import HookError
+from wasmhooks.runtime.instance import WasiConfigFactory
 
 from . import bridge, registry, snapshot
 from .conf import conf
@@ -67,6 +68,7 @@ def run_guest(
     function: str,
     call: HookCall,
     allowed_results: Sequence[int],
+    wasi_config: WasiConfigFactory | None = None,
 ) -> int:
     """Run one export under the binding's limits. Raises `HookError`, also for a bad result."""
     return registry.get_host().call(
@@ -77,6 +79,7 @@ def run_guest(
         label=loaded.name,
         isolate=binding.isolate,
         expect=allowed_results,
+        wasi_config=wasi_config,
     )
 
 
@@ -84,9 +87,10 @@ class HookPipeline:
     """The hooks of one request: call `before_view()`, then the view if it returned None,
     then `after_view(response)`.
 
-    Modules are resolved from `hooks` (the snapshot the request was matched against; by
-    default the one in force when `before_view` runs), so a request runs on the versions it
-    started with even if a change is picked up meanwhile.
+    Modules are resolved from `hooks`: the snapshot the request was matched against (by
+    default the one the middleware kept on the request, else the one in force when
+    `before_view` runs), so a request runs on the versions it started with even if a change
+    is picked up meanwhile.
     """
 
     def __init__(
@@ -97,7 +101,7 @@ class HookPipeline:
     ) -> None:
         self.request = request
         self.matches = matches
-        self.hooks = hooks
+        self.hooks = hooks or snapshot.of_request(request)
         self.source = bridge.DjangoRequestSource(request)
         self.entered: list[tuple[RouteMatch, registry.LoadedModule]] = []
         self.pending_headers: list[ResponseDraft] = []
@@ -123,6 +127,9 @@ class HookPipeline:
     def guest_logger(self, loaded: registry.LoadedModule) -> logging.Logger:
         return loaded.logger
 
+    wasi_config: WasiConfigFactory | None = None
+    """WASI configuration for this request's guests; None: the host's (output to the guest's logger)."""
+
     def failed(self, binding: Binding, phase: str, error: HookError) -> None:
         """A hook failed: log, count and signal it."""
         report_failure(binding, phase, error, self.request)
@@ -140,7 +147,7 @@ class HookPipeline:
                     self.entered.append((match, loaded))
                     continue
                 call = self._new_call(match, loaded, Phase.REQUEST, ResponseDraft())
-                result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND))
+                result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND), self.wasi_config)
             except HookError as error:
                 self.failed(binding, "on_request", error)
                 if binding.blocks_on_error:
@@ -164,7 +171,7 @@ class HookPipeline:
                 continue
             call = self._new_call(match, loaded, Phase.RESPONSE, bridge.draft_of(response))
             try:
-                run_guest(match.binding, loaded, "on_response", call, (CONTINUE,))
+                run_guest(match.binding, loaded, "on_response", call, (CONTINUE,), self.wasi_config)
             except HookError as error:
                 self.failed(match.binding, "on_response", error)
                 if match.binding.blocks_on_error:

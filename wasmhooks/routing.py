@@ -36,6 +36,10 @@ _HTTP_METHOD = re.compile(r"^[A-Z]+$")
 MIB = 1024 * 1024
 WASM_PAGE_BYTES = 65536
 MAX_FUEL = 2**63 - 1
+MAX_TIMEOUT_MS = 3_600_000
+"""An hour: longer is a mistake, and past a point the deadline would overflow."""
+MAX_MEMORY_MB = 4096
+"""All a 32-bit WebAssembly memory can address."""
 # A slug of at most 64 characters, so names fit in cache keys and, later, database columns.
 MODULE_NAME = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
@@ -128,7 +132,13 @@ def parse_binding(raw: Any, *, name: str = "", require_pattern: bool = True) -> 
         raise BindingError(f"'order' must be an integer, not {order!r}", "order")
 
     timeout_ms = positive_number(raw.get("timeout_ms", conf.TIMEOUT_MS), "timeout_ms", integer=False)
+    if timeout_ms > MAX_TIMEOUT_MS:
+        raise BindingError(
+            f"'timeout_ms' must be at most {MAX_TIMEOUT_MS} (an hour), not {timeout_ms!r}", "timeout_ms"
+        )
     memory_mb = positive_number(raw.get("memory_mb", conf.MEMORY_MB), "memory_mb", integer=False)
+    if memory_mb > MAX_MEMORY_MB:
+        raise BindingError(f"'memory_mb' must be at most {MAX_MEMORY_MB}, not {memory_mb!r}", "memory_mb")
     if memory_mb * MIB < WASM_PAGE_BYTES:
         raise BindingError(f"'memory_mb' must allow at least one 64 KiB page, not {memory_mb!r}", "memory_mb")
     fuel = raw.get("fuel", conf.FUEL)

@@ -2,13 +2,17 @@
 
 The middleware reads a `HooksSnapshot` held in memory. At most every
 `WASMHOOKS_RELOAD_INTERVAL` seconds one request thread reads `HooksRevision` (one indexed
-row); when its number moved, it reloads the enabled bindings and active versions and swaps
-the snapshot in whole. Other threads keep serving the old snapshot meanwhile, and a request
-that started on it finishes on it. Between two looks a request pays one clock read.
+row); when it moved, it reloads the enabled bindings and active versions and swaps the
+snapshot in whole. Other threads keep serving the old snapshot meanwhile, and a request that
+started on it finishes on it (the middleware keeps it on the request). Between two looks a
+request pays one clock read.
 
 Saves and deletes bump the revision in their own transaction (`bump_revision`), so every
 process that shares the database sees the change at its next look; the process that made
-it looks again at once.
+it looks again at once. Each bump also draws a new random token, so a revision that was
+rolled back is never mistaken for a later one that reached the same number. A load is
+consistent: the revision is read again after the rows, and the rows are read again if it
+moved meanwhile.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from wasmhooks.runtime import HookError, ModuleInvalid
@@ -35,6 +41,21 @@ from .routing import Binding, BindingError, RouteTable, settings_bindings
 logger = logging.getLogger("wasmhooks")
 
 REVISION_PK = 1
+MAX_READS = 3
+"""How many times a load reads the rows again when they change while it reads them."""
+REQUEST_ATTRIBUTE = "_wasmhooks_snapshot"
+"""Where the middleware keeps the snapshot a request started with."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Which change to stored modules or bindings the database is at: a count and a token."""
+
+    number: int
+    token: str
+
+
+NO_REVISION = Revision(0, "")
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,7 @@ class HooksSnapshot:
     the settings define (at start-up) or what was last read.
     """
 
-    revision: int | None
+    revision: Revision | None
     routes: RouteTable
     modules: Mapping[str, LoadedModule | HookError] = field(default_factory=dict)
 
@@ -65,15 +86,29 @@ class HooksSnapshot:
         return found
 
 
-def resolve(name: str) -> LoadedModule:
-    """The module `name`, looking at the database only if the settings do not define it.
+def resolve(name: str, request: HttpRequest | None = None) -> LoadedModule:
+    """The module `name`: from the snapshot `request` started with, if any; else from the
+    settings, looking at the database only if they do not define it.
 
     Raises `ModuleNotFound` or `ModuleInvalid`, as `HooksSnapshot.module` does.
     """
+    started_with = of_request(request)
+    if started_with is not None:
+        return started_with.module(name)
     settings_modules = conf.MODULES
     if isinstance(settings_modules, dict) and name in settings_modules:
         return registry.get_module(name)
     return current().module(name)
+
+
+def of_request(request: HttpRequest | None) -> HooksSnapshot | None:
+    """The snapshot the middleware matched `request` against, if it did."""
+    found = getattr(request, REQUEST_ATTRIBUTE, None)
+    return found if isinstance(found, HooksSnapshot) else None
+
+
+def keep_on_request(request: HttpRequest, snapshot: HooksSnapshot) -> None:
+    setattr(request, REQUEST_ATTRIBUTE, snapshot)
 
 
 _snapshot: HooksSnapshot | None = None
@@ -121,11 +156,12 @@ def _refresh() -> HooksSnapshot:
     try:
         revision = read_revision()
         if forced or snapshot is None or revision != snapshot.revision:
-            snapshot = _load(revision)
+            snapshot = _load(revision) or snapshot
     except DatabaseError as exc:
         logger.error("wasmhooks: cannot read hooks from the database: %s", exc)
-        if snapshot is None:
-            snapshot = HooksSnapshot(None, RouteTable(settings_bindings()))
+    if snapshot is None:
+        # Nothing read yet: serve what the settings define until the database answers.
+        snapshot = HooksSnapshot(None, RouteTable(settings_bindings()))
     _snapshot = snapshot
     _next_look = time.monotonic() + interval
     return snapshot
@@ -139,25 +175,73 @@ def reload_interval() -> float:
     return float(interval)
 
 
-def read_revision() -> int:
-    """The number of the latest change to stored modules or bindings (0 before any)."""
+def read_revision() -> Revision:
+    """The latest change to stored modules or bindings (`NO_REVISION` before any)."""
     from .models import HooksRevision
 
-    numbers = HooksRevision.objects.filter(pk=REVISION_PK).values_list("number", flat=True)
-    return next(iter(numbers), 0)
+    rows = HooksRevision.objects.filter(pk=REVISION_PK).values_list("number", "token")
+    return next((Revision(number, token) for number, token in rows), NO_REVISION)
 
 
-def _load(revision: int) -> HooksSnapshot:
-    """Read the active versions and enabled bindings into a new snapshot."""
+@dataclass
+class _Rows:
+    """What one read of the database found: active versions, their missing binaries, bindings."""
+
+    active: list[tuple[str, int]]
+    binaries: dict[int, bytes]
+    bindings: list[Any]
+
+
+def _read_rows() -> _Rows | None:
+    """Read the active versions, the binaries this process lacks, and the enabled bindings.
+
+    Returns None when a version went away between two of these queries.
+    """
+    from .models import HookBinding, WasmModule
+
+    active = list(
+        WasmModule.objects.filter(active_version__isnull=False).values_list("name", "active_version_id")
+    )
+    missing = {version_id for name, version_id in active if (version_id, name) not in _versions}
+    binaries = _fetch_binaries(missing)
+    if set(binaries) != missing:
+        return None
+    bindings = list(HookBinding.objects.filter(enabled=True).select_related("module"))
+    return _Rows(active, binaries, bindings)
+
+
+def _fetch_binaries(version_ids: set[int]) -> dict[int, bytes]:
+    """The binaries of these versions, by id; a version deleted meanwhile is left out."""
+    from .models import WasmModuleVersion
+
+    rows = WasmModuleVersion.objects.filter(pk__in=version_ids).values_list("pk", "binary")
+    return {pk: bytes(binary) for pk, binary in rows}
+
+
+def _load(revision: Revision) -> HooksSnapshot | None:
+    """Read the active versions and enabled bindings into a new snapshot, as of one revision.
+
+    Returns None (and leaves the process stale) if they kept changing while read.
+    """
+    for _ in range(MAX_READS):
+        rows = _read_rows()
+        after = read_revision()
+        if rows is not None and after == revision:
+            return _build(revision, rows)
+        revision = after
+    logger.warning("wasmhooks: stored hooks changed during %d reads in a row; looking again", MAX_READS)
+    mark_stale()
+    return None
+
+
+def _build(revision: Revision, rows: _Rows) -> HooksSnapshot:
+    """Compile the versions this process lacks and make the snapshot of `rows`."""
     global _versions
-    from .models import HookBinding, WasmModule, WasmModuleVersion
-
     bindings: list[Binding] = settings_bindings()
     settings_modules = conf.MODULES if isinstance(conf.MODULES, dict) else {}
     modules: dict[str, LoadedModule | HookError] = {}
     loaded_versions: dict[tuple[int, str], LoadedModule | HookError] = {}
-    active = WasmModule.objects.filter(active_version__isnull=False).values_list("name", "active_version_id")
-    for name, version_id in active:
+    for name, version_id in rows.active:
         if name in settings_modules:
             logger.error(
                 "wasmhooks: module %r is defined in WASMHOOKS_MODULES and in the database; "
@@ -168,16 +252,15 @@ def _load(revision: int) -> HooksSnapshot:
         key = (version_id, name)
         loaded = _versions.get(key)
         if loaded is None:
-            binary = WasmModuleVersion.objects.values_list("binary", flat=True).get(pk=version_id)
             try:
-                loaded = registry.load_wasm(bytes(binary), name)
+                loaded = registry.load_wasm(rows.binaries[version_id], name)
             except ModuleInvalid as exc:
                 logger.error(
                     "wasmhooks: stored module %r (version id %s) does not load: %s", name, version_id, exc
                 )
                 loaded = exc
         modules[name] = loaded_versions[key] = loaded
-    for row in HookBinding.objects.filter(enabled=True).select_related("module"):
+    for row in rows.bindings:
         try:
             bindings.append(row.to_binding())
         except BindingError as exc:
@@ -192,12 +275,13 @@ def bump_revision(using: str | None = None, **kwargs: Any) -> None:
 
     with transaction.atomic(using=using):
         moved = HooksRevision.objects.using(using).filter(pk=REVISION_PK)
-        if not moved.update(number=F("number") + 1, changed_at=timezone.now()):
+        change = {"number": F("number") + 1, "token": uuid.uuid4().hex, "changed_at": timezone.now()}
+        if not moved.update(**change):
             # The first change ever (or after a flush); another process may be making it too.
             HooksRevision.objects.using(using).bulk_create(
                 [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
             )
-            moved.update(number=F("number") + 1, changed_at=timezone.now())
+            moved.update(**change)
     mark_stale()
     # Look again once the change is visible to every connection, not just this one.
     transaction.on_commit(mark_stale, using=using)

@@ -9,6 +9,7 @@ answers `200` with an empty body, so `on_response` has a response to work on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 from django.http import HttpResponse, HttpResponseBase
 from django.test.client import RequestFactory
 
+from wasmhooks.abi import wasi
 from wasmhooks.abi.state import KeyValueStore, MemoryKeyValueStore
 from wasmhooks.runtime import HookError, Limits
 
@@ -29,8 +31,9 @@ from .routing import MIB, Binding, RouteMatch, RouteTable
 from .snapshot import HooksSnapshot
 
 TRY_BINDING_NAME = "try-it"
-MAX_TIMEOUT_MS = 60_000
-"""The longest timeout a trial may ask for: a trial runs in a web request."""
+MAX_TIMEOUT_MS = 10_000
+"""The longest timeout a trial may ask for: a trial runs in a web request, which servers
+such as gunicorn give 30 s by default."""
 STAND_IN_BODY = b""
 
 
@@ -96,6 +99,8 @@ class TryPipeline(HookPipeline):
         self.logger = logging.Logger("wasmhooks.try", logging.DEBUG)
         self.logger.addHandler(self.collector)
         self.failures: list[TryFailure] = []
+        # The guest's WASI stdout and stderr go to the trial's log lines too.
+        self.wasi_config = functools.partial(wasi.sandbox_config, logger=self.logger)
 
     def key_value_store(self, binding: Binding) -> KeyValueStore:
         return self.kv

@@ -8,9 +8,11 @@ and whose `code` says which rule it broke (`too_large` is the one an API answers
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import wasmtime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -23,6 +25,7 @@ from . import registry
 from .conf import conf
 from .models import WasmModule, WasmModuleVersion
 from .routing import MIB, MODULE_NAME
+from .snapshot import bump_revision
 
 WASM_MAGIC = b"\0asm"
 
@@ -66,6 +69,13 @@ def check_name(name: str, *, new: bool = True) -> None:
         )
 
 
+def _quiet_wasi(label: str) -> wasmtime.WasiConfig:
+    """WASI for the upload check: what the module prints while it starts goes nowhere."""
+    silent = logging.Logger("wasmhooks.upload-check")  # not registered: no handler, no parent
+    silent.addHandler(logging.NullHandler())
+    return abi.wasi.sandbox_config(label, logger=silent)
+
+
 def check_size(size: int) -> None:
     """Raise `ValidationError` (code `too_large`) for a module of `size` bytes over the limit.
 
@@ -97,7 +107,7 @@ def check_module(wasm: bytes) -> ModuleReport:
         )
     host = registry.get_host()
     try:
-        compiled = host.compile(wasm)
+        compiled = host.compile(wasm, keep=False)  # a rejected upload leaves nothing behind
     except ModuleInvalid as exc:
         raise ValidationError(
             "The module does not compile: %(error)s", code="invalid", params={"error": exc.message}
@@ -109,13 +119,14 @@ def check_module(wasm: bytes) -> ModuleReport:
     limits = Limits(timeout_ms=conf.TIMEOUT_MS, memory_bytes=int(conf.MEMORY_MB * MIB), fuel=conf.FUEL)
     try:
         state = HookCall(phase=Phase.CALL, module="(upload check)", kv=MemoryKeyValueStore())
-        host.instantiate(compiled, limits, state=state, label="(upload check)")
+        host.instantiate(compiled, limits, state=state, label="(upload check)", wasi_config=_quiet_wasi)
     except HookError as exc:
         raise ValidationError(
             "The module fails to start under the default limits (%(kind)s): %(error)s",
             code="instantiate",
             params={"kind": exc.kind, "error": exc.message},
         ) from None
+    host.modules.keep(compiled)
     return ModuleReport(
         sha256=compiled.sha256,
         size=len(wasm),
@@ -142,6 +153,9 @@ def store_upload(
     check_name(name, new=not WasmModule.objects.filter(name=name).exists())
     report = check_module(wasm)
     with transaction.atomic():
+        # Writing first takes SQLite's write lock at once (a read-then-write transaction can
+        # fail with "database is locked" instead of waiting) and orders writers everywhere.
+        bump_revision()
         module, module_created = WasmModule.objects.select_for_update().get_or_create(
             name=name, defaults={"description": description or ""}
         )
@@ -151,10 +165,14 @@ def store_upload(
         version = module.versions.filter(sha256=report.sha256).first()
         version_created = version is None
         if version is None:
+            # Numbers are never reused, even after the newest version was deleted (rows
+            # stored by other means are counted too).
             latest = module.versions.aggregate(latest=Max("number"))["latest"] or 0
+            module.versions_created = max(module.versions_created, latest) + 1
+            module.save(update_fields=["versions_created", "updated_at"])
             version = WasmModuleVersion.objects.create(
                 module=module,
-                number=latest + 1,
+                number=module.versions_created,
                 binary=wasm,
                 sha256=report.sha256,
                 size=report.size,
@@ -174,6 +192,7 @@ def store_upload(
 def activate(version: WasmModuleVersion) -> bool:
     """Make `version` the one its module runs. Returns False if it already was."""
     with transaction.atomic():
+        bump_revision()  # write first, as in store_upload
         module = WasmModule.objects.select_for_update().get(pk=version.module_id)
         if module.active_version_id == version.pk:
             return False

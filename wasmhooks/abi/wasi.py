@@ -122,13 +122,13 @@ class GuestOutput:
         return len(data)
 
 
-def sandbox_config(module: str) -> wasmtime.WasiConfig:
+def sandbox_config(module: str, logger: logging.Logger | None = None) -> wasmtime.WasiConfig:
     """A fresh WASI configuration for `module`: no capabilities but clocks, randomness and logging.
 
-    Output goes to the logger `wasmhooks.guest.<module>`, stdout at INFO and stderr at
-    WARNING (see `GuestOutput`). Use it with `OVERRIDES` defined on the same linker.
+    Output goes to `logger` (by default `wasmhooks.guest.<module>`), stdout at INFO and
+    stderr at WARNING (see `GuestOutput`). Use it with `OVERRIDES` defined on the same linker.
     """
-    logger = logging.getLogger(f"wasmhooks.guest.{module}")
+    logger = logger or logging.getLogger(f"wasmhooks.guest.{module}")
     config = wasmtime.WasiConfig()
     config.stdout_custom = GuestOutput(logger, logging.INFO)
     config.stderr_custom = GuestOutput(logger, logging.WARNING)

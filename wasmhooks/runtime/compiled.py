@@ -14,6 +14,7 @@ import hmac
 import logging
 import os
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,30 +91,57 @@ def _describe(module: wasmtime.Module, sha256: str, size: int) -> CompiledModule
 
 
 class ModuleCache:
-    """Compile modules once per process, and once per host when `cache_dir` is set."""
+    """Compile modules once per process, and once per host when `cache_dir` is set.
 
-    def __init__(self, cache_dir: str | os.PathLike[str] | None, signing_key: bytes) -> None:
+    The process keeps the `max_modules` most recently compiled; an entry dropped here stays
+    alive as long as something else (a loaded module) holds it.
+    """
+
+    def __init__(
+        self, cache_dir: str | os.PathLike[str] | None, signing_key: bytes, max_modules: int = 256
+    ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.max_modules = max_modules
         self._signing_key = hashlib.sha256(b"wasmhooks.compiled-module:" + signing_key).digest()
-        self._compiled: dict[str, CompiledModule] = {}
+        self._compiled: OrderedDict[str, CompiledModule] = OrderedDict()
         self._lock = engine_module.ForkSafeLock()
 
-    def load(self, wasm: bytes) -> CompiledModule:
+    def load(self, wasm: bytes, *, keep: bool = True) -> CompiledModule:
         """Return the compiled form of `wasm`, compiling it only if no cache has it.
 
-        Raises `ModuleInvalid` when the bytes are not a valid module.
+        With `keep=False` a module compiled here is not kept (in memory or on disk): for
+        bytes that may yet be rejected; `keep()` it once accepted. Raises `ModuleInvalid`
+        when the bytes are not a valid module.
         """
         sha256 = hashlib.sha256(wasm).hexdigest()
-        compiled = self._compiled.get(sha256)
-        if compiled is not None and compiled.generation == engine_module.generation():
+        compiled = self.cached(sha256)
+        if compiled is not None:
             return compiled
         with self._lock:
-            compiled = self._compiled.get(sha256)
-            if compiled is None or compiled.generation != engine_module.generation():
-                module = self._load_from_disk(sha256) or self._compile(wasm, sha256)
+            compiled = self.cached(sha256)
+            if compiled is None:
+                module = self._load_from_disk(sha256)
+                from_disk = module is not None
+                if module is None:
+                    module = self._compile(wasm)
                 compiled = _describe(module, sha256, len(wasm))
-                self._compiled[sha256] = compiled
+                if keep:
+                    self._remember(compiled, on_disk=not from_disk)
             return compiled
+
+    def keep(self, compiled: CompiledModule) -> None:
+        """Keep a module compiled with `load(keep=False)`, in memory and (if set) on disk."""
+        with self._lock:
+            if self.cached(compiled.sha256) is None:
+                self._remember(compiled, on_disk=True)
+
+    def _remember(self, compiled: CompiledModule, *, on_disk: bool) -> None:
+        if on_disk:
+            self._store_on_disk(compiled.sha256, compiled.module)
+        self._compiled[compiled.sha256] = compiled
+        self._compiled.move_to_end(compiled.sha256)
+        while len(self._compiled) > self.max_modules:
+            self._compiled.popitem(last=False)
 
     def cached(self, sha256: str) -> CompiledModule | None:
         """The module already compiled for `sha256` in this process, if any."""
@@ -139,15 +167,13 @@ class ModuleCache:
                 self._compiled[compiled.sha256] = current
             return current
 
-    def _compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
+    def _compile(self, wasm: bytes) -> wasmtime.Module:
         if wasm[:4] != b"\0asm":
             raise ModuleInvalid("not a WebAssembly binary (no \\0asm header)")
         try:
-            module = wasmtime.Module(engine_module.get_engine(), wasm)
+            return wasmtime.Module(engine_module.get_engine(), wasm)
         except wasmtime.WasmtimeError as exc:
             raise ModuleInvalid(f"does not compile: {_one_line(exc)}") from None
-        self._store_on_disk(sha256, module)
-        return module
 
     def _path(self, sha256: str) -> Path | None:
         if self.cache_dir is None:

@@ -64,9 +64,12 @@ class WasmHost:
             assert self._linker is not None
             return self._linker
 
-    def compile(self, wasm: bytes) -> CompiledModule:
-        """Compile `wasm` (cached). Raises `ModuleInvalid` when it is not a valid module."""
-        return self.modules.load(wasm)
+    def compile(self, wasm: bytes, *, keep: bool = True) -> CompiledModule:
+        """Compile `wasm` (cached; with `keep=False` not kept, see `ModuleCache.load`).
+
+        Raises `ModuleInvalid` when it is not a valid module.
+        """
+        return self.modules.load(wasm, keep=keep)
 
     def call(
         self,
@@ -78,14 +81,18 @@ class WasmHost:
         label: str = "",
         isolate: bool = False,
         expect: Collection[int] | None = None,
+        wasi_config: WasiConfigFactory | None = None,
     ) -> int:
         """Run `function` of `compiled` and return its i32 result.
 
-        Raises the `HookError` that matches any failure, `HookABIError` for a result not in
-        `expect` (when given); the instance that failed is dropped.
+        `wasi_config` replaces the host's WASI configuration for this call, which then runs
+        on a fresh instance (as with `isolate`). Raises the `HookError` that matches any
+        failure, `HookABIError` for a result not in `expect` (when given); the instance that
+        failed is dropped.
         """
         compiled = self.modules.refresh(compiled)
-        instance = self._acquire(compiled, limits, state, label, isolate)
+        isolate = isolate or wasi_config is not None
+        instance = self._acquire(compiled, limits, state, label, isolate, wasi_config)
         try:
             return instance.call(function, limits, state, expect)
         finally:
@@ -93,14 +100,21 @@ class WasmHost:
                 self._release(instance, label)
 
     def instantiate(
-        self, compiled: CompiledModule, limits: Limits, *, state: Any = None, label: str = ""
+        self,
+        compiled: CompiledModule,
+        limits: Limits,
+        *,
+        state: Any = None,
+        label: str = "",
+        wasi_config: WasiConfigFactory | None = None,
     ) -> None:
         """Instantiate `compiled` once under `limits` (running `_initialize`) and drop it.
 
-        Raises the `HookError` that matches the failure, as a call would.
+        `wasi_config` replaces the host's WASI configuration. Raises the `HookError` that
+        matches the failure, as a call would.
         """
         compiled = self.modules.refresh(compiled)
-        GuestInstance(self.linker, compiled, limits, self.wasi_config, label, state)
+        GuestInstance(self.linker, compiled, limits, wasi_config or self.wasi_config, label, state)
 
     def instance_count(self) -> int:
         """How many warm instances this thread keeps."""
@@ -120,14 +134,20 @@ class WasmHost:
         return pool
 
     def _acquire(
-        self, compiled: CompiledModule, limits: Limits, state: Any, label: str, isolate: bool
+        self,
+        compiled: CompiledModule,
+        limits: Limits,
+        state: Any,
+        label: str,
+        isolate: bool,
+        wasi_config: WasiConfigFactory | None = None,
     ) -> GuestInstance:
         if not isolate:
             # Taken out while in use, so a re-entrant call on this thread gets its own.
             instance = self._pool().pop((compiled.sha256, limits.memory_bytes, label), None)
             if instance is not None:
                 return instance
-        return GuestInstance(self.linker, compiled, limits, self.wasi_config, label, state)
+        return GuestInstance(self.linker, compiled, limits, wasi_config or self.wasi_config, label, state)
 
     def _release(self, instance: GuestInstance, label: str) -> None:
         pool = self._pool()
