@@ -22,7 +22,7 @@ from django.test import Client, override_settings
 
 from tests.wat import BUF, INFINITE_LOOP, READ, Guest, hook
 from wasmhooks.models import HookBinding, WasmModule, WasmModuleVersion
-from wasmhooks.snapshot import read_revision
+from wasmhooks.snapshot import NO_REVISION, read_revision
 from wasmhooks.testutils import override_hooks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def assert_nothing_stored() -> None:
     assert WasmModule.objects.count() == 0
     assert WasmModuleVersion.objects.count() == 0
     assert HookBinding.objects.count() == 0
-    assert read_revision() == 0
+    assert read_revision() == NO_REVISION
 
 
 # wasmhooks_upload
@@ -93,7 +93,7 @@ def test_upload_creates_the_module_with_an_active_first_version(tmp_path: Path) 
     assert (module.active_version.number, module.active_version.sha256) == (1, sha256)
     assert bytes(module.active_version.binary) == wasm
     assert module.active_version.entry_points == ["on_request"]
-    assert read_revision() > 0
+    assert read_revision().number > 0
 
 
 def test_upload_of_identical_bytes_stores_nothing(tmp_path: Path) -> None:
@@ -763,7 +763,7 @@ def test_bind_makes_the_hook_run_at_once(tmp_path: Path, client: Client) -> None
 
     binding = HookBinding.objects.get()
     assert out == f"Bound demo to ^/hooked/ (binding {binding.pk}).\n"
-    assert read_revision() > revision
+    assert read_revision().number > revision.number
     assert client.get("/hooked/1")["X-Hook"] == "yes"
     assert "X-Hook" not in client.post("/hooked/1")
     assert "X-Hook" not in client.get("/elsewhere/")
@@ -780,11 +780,35 @@ def test_bind_disabled_does_not_run(tmp_path: Path, client: Client) -> None:
     assert "X-Hook" not in client.get("/x")
 
 
-def test_bind_warns_when_the_module_has_no_active_version(tmp_path: Path) -> None:
+def test_bind_warns_when_the_module_has_no_active_version(tmp_path: Path, client: Client) -> None:
     upload(tmp_path, header_hook(), "demo", "--no-activate")
-    out, err = run_both("wasmhooks_bind", "demo", "--pattern", "^/")
-    assert out.startswith("Bound demo to ^/ ")
-    assert err == "Module demo has no active version: the binding does nothing yet.\n"
+    out, err = run_both("wasmhooks_bind", "demo", "--pattern", "^/hooked/")
+    assert out.startswith("Bound demo to ^/hooked/ ")
+    assert err == (
+        "No version of “demo” is active: requests matching its 1 enabled binding are answered 503 "
+        "(on_error=block) until you activate one or disable it.\n"
+    )
+    # Closed, as the warning says: the request does not go on without its hook.
+    assert client.get("/hooked/").status_code == 503
+
+    _out, err = run_both("wasmhooks_bind", "demo", "--pattern", "^/open/", "--on-error", "continue")
+    assert err == (
+        "No version of “demo” is active: requests matching its 2 enabled bindings fail until you "
+        "activate one or disable them; under on_error=block (1 of them) they are answered 503, under "
+        "on_error=continue (1) they go on without the hook.\n"
+    )
+    response = client.get("/open/")
+    assert response.status_code == 200
+    assert "X-Hook" not in response
+
+
+def test_bind_disabled_to_a_module_with_no_active_version_says_what_enabling_it_does(tmp_path: Path) -> None:
+    upload(tmp_path, header_hook(), "demo", "--no-activate")
+    _out, err = run_both("wasmhooks_bind", "demo", "--pattern", "^/", "--disabled")
+    assert err == (
+        "No version of “demo” is active. It has no enabled binding; requests matching one enabled "
+        "later will be answered 503 (on_error=block) until you activate a version.\n"
+    )
 
 
 def test_bind_reports_no_warning_for_an_active_module(tmp_path: Path) -> None:
@@ -865,7 +889,7 @@ def test_unbind_by_id_deletes_them_and_the_hook_stops(tmp_path: Path, client: Cl
         f"Deleted binding {demo_a.pk} (demo on ^/a/).\nDeleted binding {other_a.pk} (other on ^/a/).\n"
     )
     assert list(HookBinding.objects.all()) == [demo_b]
-    assert read_revision() > revision
+    assert read_revision().number > revision.number
     assert "X-Hook" not in client.get("/a/")
     assert client.get("/b/")["X-Hook"] == "demo"
 
@@ -903,7 +927,7 @@ def test_unbind_with_disable_keeps_the_bindings_switched_off(tmp_path: Path, cli
     )
     assert HookBinding.objects.count() == 3
     assert not HookBinding.objects.filter(module__name="demo", enabled=True).exists()
-    assert read_revision() > revision
+    assert read_revision().number > revision.number
     assert client.get("/a/")["X-Hook"] == "other"
     assert "X-Hook" not in client.get("/b/")
 

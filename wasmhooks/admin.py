@@ -12,6 +12,7 @@ needs `wasmhooks.try_wasmmodule`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from django.views.decorators.http import require_POST
 from wasmhooks.runtime import ModuleInvalid
 
 from . import tryit, uploads
-from .forms import ModuleAddForm, ModuleChangeForm, TryForm
+from .forms import UPLOAD_FIELD, ModuleAddForm, ModuleChangeForm, TryForm, no_active_version_message
 from .models import HookBinding, WasmModule, WasmModuleVersion
 from .uploads import UploadResult
 
@@ -63,11 +64,23 @@ def has_model_permission(request: HttpRequest, action: str, model: type[models.M
 
 
 class VersionFormSet(_VersionFormSet):
-    """The versions inline: the only change it allows is deleting a version that is not active."""
+    """The versions inline: the only change it allows is deleting versions that are not active.
+
+    Versions cannot be deleted in the save that uploads one: an upload identical to a stored
+    version reuses (and may activate) that version, which the deletion would then remove.
+    The active version is checked again when it comes to deleting, under the module's row
+    lock: one found active then is kept (listed in `kept_active`), not deleted.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept_active: list[WasmModuleVersion] = []
 
     def clean(self) -> None:
-        """Raise `ValidationError` when the active version is among those to delete."""
+        """Raise `ValidationError` when versions are to be deleted along with an upload, or the
+        active version is among them."""
         super().clean()
+        self.refuse_deleting_with_upload()
         for form in self.deleted_forms:
             version = form.instance
             if version.pk is not None and version.pk == self.instance.active_version_id:
@@ -77,6 +90,29 @@ class VersionFormSet(_VersionFormSet):
                     code="active_version",
                     params={"number": version.number},
                 )
+
+    def refuse_deleting_with_upload(self) -> None:
+        """Raise `ValidationError` if versions are to be deleted and the module form carries a file."""
+        if self.deleted_forms and self.files.get(UPLOAD_FIELD):
+            raise ValidationError(
+                "Upload a new version or delete versions, not both in one save: an identical file "
+                "would reuse, and may activate, a version you are deleting.",
+                code="delete_with_upload",
+            )
+
+    def delete_existing(self, obj: WasmModuleVersion, commit: bool = True) -> None:
+        """Delete `obj`, unless it is its module's active version by now (under the row lock)."""
+        active_id = (
+            WasmModule.objects.select_for_update()
+            .filter(pk=obj.module_id)
+            .values_list("active_version_id", flat=True)
+            .get()
+        )
+        if active_id == obj.pk:
+            self.deleted_objects.remove(obj)
+            self.kept_active.append(obj)
+            return
+        super().delete_existing(obj, commit)
 
 
 class VersionInline(_VersionInline):
@@ -264,14 +300,8 @@ class WasmModuleAdmin(_ModuleAdmin):
     def save_model(self, request: HttpRequest, obj: WasmModule, form: Any, change: bool) -> None:
         """Save the module, then store the uploaded file (if any) with `uploads.store_upload`."""
         obj.save()
-        if change and "active_version" in form.changed_data:
-            version = obj.active_version
-            if version is None:
-                self.message_user(
-                    request, f"No version of “{obj}” is active: it does not run.", messages.WARNING
-                )
-            else:
-                self.message_user(request, f"Version {version.number} of “{obj}” is now active.")
+        if change and "active_version" in form.changed_data and obj.active_version is not None:
+            self.message_user(request, f"Version {obj.active_version.number} of “{obj}” is now active.")
         if form.wasm is None:
             return
         activate = not change or form.cleaned_data["activate"]
@@ -280,6 +310,24 @@ class WasmModuleAdmin(_ModuleAdmin):
             obj.active_version = result.version
         form.upload_result = result
         self.message_user(request, *upload_message(result))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Save the inlines; then, if the active version was cleared, say what that does to the
+        requests the module's bindings (as saved now) match."""
+        super().save_related(request, form, formsets, change)
+        module: WasmModule = form.instance
+        if change and "active_version" in form.changed_data and module.active_version_id is None:
+            self.message_user(request, no_active_version_message(module), messages.WARNING)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Save the inline; warn about any version kept because it was active when deleted."""
+        super().save_formset(request, form, formset, change)
+        for version in formset.kept_active if isinstance(formset, VersionFormSet) else ():
+            self.message_user(
+                request,
+                f"Version {version.number} of “{form.instance}” was not deleted: it is the active version.",
+                messages.WARNING,
+            )
 
     def construct_change_message(
         self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
@@ -295,6 +343,20 @@ class WasmModuleAdmin(_ModuleAdmin):
                 label = str(form.fields["active_version"].label)
                 message.append({"changed": {"fields": [label]}})
         return message
+
+    def get_deleted_objects(
+        self, objs: Sequence[WasmModule] | QuerySet[WasmModule], request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
+        """Django's summary of a deletion, which also needs `delete_wasmmoduleversion` when it
+        takes versions along (Django asks only for models with an admin of their own), as the API.
+        """
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        opts = WasmModuleVersion._meta
+        if opts.verbose_name_plural in counts and not has_model_permission(
+            request, "delete", WasmModuleVersion
+        ):
+            perms_needed.add(str(opts.verbose_name))
+        return deleted, counts, perms_needed, protected
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WasmModule]) -> None:
         """Delete one module at a time, through `delete()`."""

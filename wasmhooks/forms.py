@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.timezone import localtime
+from django.utils.translation import ngettext
 
 from . import tryit, uploads
 from .models import WasmModule, WasmModuleVersion
@@ -28,8 +29,10 @@ else:
     _VersionField = forms.ModelChoiceField
 
 WASM_FILE_WIDGET = forms.FileInput(attrs={"accept": ".wasm,application/wasm"})
-# Fields of the change form that upload a version rather than change the module itself.
-UPLOAD_FIELDS = ("wasm_file", "activate")
+# The file field of the add and change forms, and the fields of the change form that upload a
+# version rather than change the module itself.
+UPLOAD_FIELD = "wasm_file"
+UPLOAD_FIELDS = (UPLOAD_FIELD, "activate")
 
 
 def read_module_file(upload: UploadedFile) -> bytes:
@@ -42,6 +45,41 @@ def read_module_file(upload: UploadedFile) -> bytes:
     wasm: bytes = upload.read()
     uploads.check_module(wasm)
     return wasm
+
+
+def no_active_version_message(module: WasmModule) -> str:
+    """What becomes of the requests `module` is bound to while it has no active version.
+
+    Its enabled bindings fail (logged and counted as `not_found`), and under `on_error="block"`,
+    the default, matching requests are answered 503: closed on purpose, so that deactivating,
+    say, an authentication hook does not open the paths it guards.
+    """
+    head = f"No version of “{module.name}” is active"
+    enabled = module.bindings.filter(enabled=True)
+    total = enabled.count()
+    if total == 0:
+        return (
+            f"{head}. It has no enabled binding; requests matching one enabled later will be "
+            "answered 503 (on_error=block) until you activate a version."
+        )
+    blocking = enabled.filter(on_error="block").count()
+    bindings = f"{total} enabled {ngettext('binding', 'bindings', total)}"
+    them = ngettext("it", "them", total)
+    if blocking == total:
+        return (
+            f"{head}: requests matching its {bindings} are answered 503 (on_error=block) "
+            f"until you activate one or disable {them}."
+        )
+    if blocking == 0:
+        return (
+            f"{head}: requests matching its {bindings} go on without the hook (on_error=continue), "
+            f"each failure logged and counted as not_found, until you activate one or disable {them}."
+        )
+    return (
+        f"{head}: requests matching its {bindings} fail until you activate one or disable them; "
+        f"under on_error=block ({blocking} of them) they are answered 503, under on_error=continue "
+        f"({total - blocking}) they go on without the hook."
+    )
 
 
 def module_versions(module: WasmModule) -> QuerySet[WasmModuleVersion]:
@@ -97,7 +135,11 @@ class ModuleChangeForm(_ModuleForm):
         queryset=WasmModuleVersion.objects.none(),
         required=False,
         label="Active version",
-        help_text="The version that runs. Pick an earlier one to roll back; blank stops the module.",
+        help_text=(
+            "The version that runs. Pick an earlier one to roll back. Blank: requests matching the "
+            "module's enabled bindings are answered 503 (on_error=block; with on_error=continue they "
+            "go on without it) until a version is active or the bindings are disabled."
+        ),
     )
     wasm_file = forms.FileField(
         label="New version",

@@ -287,6 +287,21 @@ def bump_revision(using: str | None = None, **kwargs: Any) -> None:
     transaction.on_commit(mark_stale, using=using)
 
 
+def lock_for_writing(using: str | None = None) -> None:
+    """Take the write lock that every change takes, without recording a change.
+
+    Call it first in a transaction that reads before it writes: SQLite then waits for other
+    writers instead of failing with "database is locked", and PostgreSQL orders the writers.
+    """
+    from .models import HooksRevision
+
+    rows = HooksRevision.objects.using(using).filter(pk=REVISION_PK)
+    if not rows.update(number=F("number")):
+        HooksRevision.objects.using(using).bulk_create(
+            [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
+        )
+
+
 def mark_stale() -> None:
     """Make the next request in this process look at the database."""
     global _stale

@@ -25,7 +25,7 @@ from . import registry
 from .conf import conf
 from .models import WasmModule, WasmModuleVersion
 from .routing import MIB, MODULE_NAME
-from .snapshot import bump_revision
+from .snapshot import lock_for_writing
 
 WASM_MAGIC = b"\0asm"
 
@@ -155,7 +155,7 @@ def store_upload(
     with transaction.atomic():
         # Writing first takes SQLite's write lock at once (a read-then-write transaction can
         # fail with "database is locked" instead of waiting) and orders writers everywhere.
-        bump_revision()
+        lock_for_writing()
         module, module_created = WasmModule.objects.select_for_update().get_or_create(
             name=name, defaults={"description": description or ""}
         )
@@ -192,7 +192,7 @@ def store_upload(
 def activate(version: WasmModuleVersion) -> bool:
     """Make `version` the one its module runs. Returns False if it already was."""
     with transaction.atomic():
-        bump_revision()  # write first, as in store_upload
+        lock_for_writing()  # as in store_upload
         module = WasmModule.objects.select_for_update().get(pk=version.module_id)
         if module.active_version_id == version.pk:
             return False

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_permission_codename
 from django.db.models import Model
+from django.utils.translation import ngettext
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -22,7 +25,8 @@ class ModelPermissions(DjangoModelPermissions):
 
     A view may say which model's permissions apply (`permission_model`; a module version's are
     its module's) and which permission an action needs whatever its HTTP method
-    (`action_permissions`, e.g. `{"activate": "change"}`).
+    (`action_permissions`, e.g. `{"activate": "change"}`), and which relations a deletion
+    takes along (`delete_cascades`), whose delete permissions it then needs too.
     """
 
     perms_map = {
@@ -30,6 +34,30 @@ class ModelPermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
+        """True, unless a DELETE would take along related rows the user may not delete.
+
+        The view names the relations its deletions cascade to (`delete_cascades`, e.g.
+        `("bindings", "versions")`); like the admin, deleting `obj` then also needs the delete
+        permission of each model with rows among them. Raises `PermissionDenied` naming the
+        missing permissions.
+        """
+        if request.method != "DELETE":
+            return True
+        missing: dict[str, str] = {}
+        for relation in getattr(view, "delete_cascades", ()):
+            related = getattr(obj, relation)
+            opts = related.model._meta
+            permission = f"{opts.app_label}.{get_permission_codename('delete', opts)}"
+            if not request.user.has_perm(permission) and related.exists():
+                missing[permission] = str(opts.verbose_name_plural)
+        if missing:
+            raise PermissionDenied(
+                f"Deleting {str(obj)!r} also deletes its {' and '.join(missing.values())}, which needs the "
+                f"{' and '.join(missing)} {ngettext('permission', 'permissions', len(missing))}."
+            )
+        return True
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         """Whether the user is authenticated and holds every permission the request needs.

@@ -97,14 +97,21 @@ class HooksViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         summary="A module and its active version", responses={200: WasmModuleSerializer, **READ_ERRORS}
     ),
     destroy=extend_schema(
-        summary="Delete a module, its versions and its bindings", responses={204: None, **READ_ERRORS}
+        summary="Delete a module, its versions and its bindings",
+        description=(
+            "Needs delete_wasmmodule, and as in the admin, delete_wasmmoduleversion if the module has "
+            "versions and delete_hookbinding if it has bindings; a 403 names what is missing."
+        ),
+        responses={204: None, **READ_ERRORS},
     ),
 )
 class ModuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, HooksViewSet):
     """Stored hook modules, by name.
 
     Listing and reading need `view_wasmmodule`, uploading `add_wasmmodule`, deleting
-    `delete_wasmmodule`; trying needs `view_wasmmodule` and `try_wasmmodule`.
+    `delete_wasmmodule` (and, with `ModelPermissions`, the delete permission of the versions
+    and bindings it takes along, if it has any); trying needs `view_wasmmodule` and
+    `try_wasmmodule`.
     """
 
     queryset = modules()
@@ -113,6 +120,7 @@ class ModuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     lookup_value_regex = MODULE_NAME_REGEX
     parser_classes = [MultiPartParser]
     action_permissions = {"try_it": "view"}
+    delete_cascades = ("bindings", "versions")
 
     def get_permissions(self) -> list[BasePermission]:
         """The configured permissions, plus `CanTryModules` for the try-it endpoint."""

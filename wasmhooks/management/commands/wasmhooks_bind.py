@@ -2,6 +2,8 @@
 
 The binding is checked by `HookBinding.full_clean()` (the rules of `routing.parse_binding`)
 before it is saved; saving it is noticed by every process within `WASMHOOKS_RELOAD_INTERVAL`.
+Bound to a module with no active version, the binding fails closed: requests it matches are
+answered 503 under `on_error="block"` (the default) until a version is activated.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+
+from wasmhooks.forms import no_active_version_message
 
 from ._options import add_binding_arguments, bound_message, build_binding, stored_module
 
@@ -32,8 +36,4 @@ class Command(BaseCommand):
         state = " It is disabled." if not binding.enabled else ""
         self.stdout.write(self.style.SUCCESS(bound_message(binding) + state))
         if module.active_version_id is None:
-            self.stderr.write(
-                self.style.WARNING(
-                    f"Module {module.name} has no active version: the binding does nothing yet."
-                )
-            )
+            self.stderr.write(self.style.WARNING(no_active_version_message(module)))
