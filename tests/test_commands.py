@@ -527,8 +527,8 @@ def test_list_as_tables(tmp_path: Path) -> None:
         f"  gone: cannot read {tmp_path / 'gone.wasm'}: No such file or directory",
         "Bindings:",
         "  NAME         MODULE        PATTERN  METHODS    ORDER  TIMEOUT  ON ERROR  STATE",
-        f"  db:{binding.pk}         demo          ^/api/   GET, POST  0      2.5 ms   block     enabled",
-        f"  db:{disabled.pk}         demo          (        *          3      default  block     invalid",
+        f"  {binding.label:<11}  demo          ^/api/   GET, POST  0      2.5 ms   block     enabled",
+        f"  {disabled.label:<11}  demo          (        *          3      default  block     invalid",
         "  settings[0]  settings-mod  ^/       *          0      default  block     enabled",
         f"  db:{disabled.pk}: {UNCLOSED_GROUP}",
     ]
