@@ -1,0 +1,22 @@
+//! flash-sale: admit only the first N requests, N being the binding's config (a decimal integer).
+//!
+//! Each request increments the shared counter `flash-sale:admitted`. Up to N, the request goes
+//! on with its admission number in the context (`request.wasmhooks["admission"]`); after that
+//! the hook answers 429 `sold out`. A config that is not an integer counts as 0 (sold out).
+
+#[path = "../wasmhooks.rs"]
+mod wasmhooks;
+
+#[no_mangle]
+pub extern "C" fn on_request() -> i32 {
+    let limit = wasmhooks::parse_i64(&wasmhooks::config()).unwrap_or(0);
+    let n = wasmhooks::kv_incr(b"flash-sale:admitted", 1);
+    if n > limit {
+        let _ = wasmhooks::response_set_status(429);
+        let _ = wasmhooks::response_set_header("Content-Type", "text/plain; charset=utf-8");
+        let _ = wasmhooks::response_set_body(b"sold out\n");
+        return wasmhooks::RESPOND;
+    }
+    let _ = wasmhooks::context_set("admission", &wasmhooks::itoa(n));
+    wasmhooks::CONTINUE
+}
