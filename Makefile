@@ -10,7 +10,7 @@ WAT_MODULES := $(patsubst guest-examples/wat/%.wat,guest-examples/wat/build/%.wa
 
 WHEEL_DIR := build/wheel-test
 
-.PHONY: install guests demo test lint typecheck pytest test-wheel test-services bench clean
+.PHONY: install guests guests-assemblyscript guests-c guests-zig guests-rust demo test lint typecheck pytest test-wheel test-services bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,23 @@ install: $(STAMP)
 guest-examples/wat/build/%.wasm: guest-examples/wat/%.wat $(STAMP)
 	$(PY) guest-examples/build_wat.py $< $@
 
-guests: $(WAT_MODULES)
+# Rust examples need Debian's rustc and its wasm32 std (libstd-rust-dev-wasm32); .ci/run installs them.
+RUST_WASM_STD := /usr/lib/rustlib/wasm32-unknown-unknown
+
+guests: $(WAT_MODULES) guests-assemblyscript guests-c guests-zig guests-rust
+
+guests-assemblyscript: $(STAMP)
+	guest-examples/assemblyscript/build.sh
+
+guests-c: $(STAMP)
+	PYTHON=$(PY) guest-examples/c/build.sh
+
+guests-zig: $(STAMP)
+	PYTHON=$(PY) guest-examples/zig/build.sh
+
+guests-rust:
+	@if [ -d $(RUST_WASM_STD) ] && [ -x /usr/bin/rustc ]; then guest-examples/rust/build.sh; \
+	else echo "skipping the Rust examples: no Debian rustc with the wasm32 std (apt-get install rustc libstd-rust-dev-wasm32)"; fi
 
 demo: install guests
 	$(PY) manage.py migrate --noinput
@@ -64,7 +80,7 @@ test-wheel: install guests
 	$(WHEEL_DIR)/venv/bin/pip install --quiet "$$(ls $(WHEEL_DIR)/dist/*.whl)[test]"
 	mkdir -p $(WHEEL_DIR)/run
 	cp -r tests guest-examples demo_project manage.py pyproject.toml $(WHEEL_DIR)/run/
-	rm -f $(WHEEL_DIR)/run/demo_project/db.sqlite3
+	rm -rf $(WHEEL_DIR)/run/demo_project/db.sqlite3 $(WHEEL_DIR)/run/guest-examples/assemblyscript/node_modules
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -c "import wasmhooks, sys; \
 		assert 'site-packages' in wasmhooks.__file__, wasmhooks.__file__; print('testing', wasmhooks.__file__)"
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -m pytest -q -p no:cacheprovider
@@ -74,4 +90,4 @@ bench: install
 	$(PY) bench/overhead.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info guest-examples/wat/build demo_project/db.sqlite3 demo_project/.wasm-cache
+	rm -rf $(VENV) build dist *.egg-info guest-examples/*/build guest-examples/assemblyscript/node_modules demo_project/db.sqlite3 demo_project/.wasm-cache
