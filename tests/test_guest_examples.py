@@ -87,6 +87,15 @@ def test_api_key(client, language, headers, status):
         assert response.json()["path"] == "/api/x"
 
 
+@pytest.mark.parametrize("config", ["", "k1,,k2", "k1,k2,", ",k1"])
+def test_api_key_never_matches_an_empty_key(client, language, config):
+    with run_with(language, "api-key", config=config):
+        assert client.get("/api/x", headers={"X-Api-Key": ""}).status_code == 401
+        assert client.get("/api/x").status_code == 401
+        if "k1" in config:
+            assert client.get("/api/x", headers={"X-Api-Key": "k1"}).status_code == 200
+
+
 def test_headers(client, language):
     with run_with(language, "headers"):
         response = client.get("/page/")
@@ -105,6 +114,21 @@ def test_flash_sale(client, language):
     assert third.status_code == 429
     assert third["Content-Type"] == "text/plain; charset=utf-8"
     assert third.content == b"sold out\n"
+
+
+@pytest.mark.parametrize("config", [" 2", "2\n", "+2", "-1", "two", "", "99999999999999999999"])
+def test_flash_sale_takes_only_digits_and_sells_out_otherwise(client, language, config):
+    CacheKeyValueStore(conf.KV_CACHE, "flash-sale").delete(b"flash-sale:admitted")
+    with run_with(language, "flash-sale", config=config):
+        assert client.get("/sale/").status_code == 429
+
+
+def test_rewrite_leaves_the_body_alone_without_an_item(client, language):
+    with override_hooks(
+        {"rewrite": built(language, "rewrite")}, [{"module": "rewrite", "pattern": r"^/items/"}]
+    ):
+        response = client.get("/items/42/")
+    assert "x-item" not in response.json()["headers"]
 
 
 def test_rewrite(client, language):
@@ -127,6 +151,15 @@ def test_rewrite(client, language):
         (b'{ "amount" : 999 , "quantity" : 10 }', b'{"total":8991}'),
         (b'{"amount": 3000000000, "quantity": 4}', b'{"total":12000000000}'),
         (b'{"amount": 0, "quantity": 0}', b'{"total":0}'),
+        (b'{"amount": 3, "quantity": 15}', b'{"total":40}'),
+        (b'{"amount": 922337203685477580, "quantity": 10}', b'{"total":8301034833169298220}'),
+        (b'{"amount": 9223372036854775807, "quantity": 1}', b'{"total":9223372036854775807}'),
+        (b'{"amount": 9223372036854775808, "quantity": 1}', b'{"error":"bad input"}'),
+        (b'{"amount": 4611686018427387904, "quantity": 10}', b'{"error":"bad input"}'),
+        (b'{"amount": 5, "quantity": 1', b'{"error":"bad input"}'),
+        (b'{"amount": 5 "quantity": 1}', b'{"error":"bad input"}'),
+        (b'{"amount": -5, "quantity": 1}', b'{"error":"bad input"}'),
+        (b'{"amount": 1.5, "quantity": 1}', b'{"error":"bad input"}'),
         (b'{"amount": 5}', b'{"error":"bad input"}'),
         (b'{"amount": "5", "quantity": 1}', b'{"error":"bad input"}'),
         (b"", b'{"error":"bad input"}'),

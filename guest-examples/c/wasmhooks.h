@@ -179,15 +179,19 @@ typedef struct {
     uint32_t len, cap;
 } wh_buf;
 
-/* Make sure `b` has room for `extra` more bytes. */
+/* Make sure `b` has room for `extra` more bytes; traps when that would pass UINT32_MAX bytes.
+   The sizes are computed in uint64_t, so neither the sum nor the doubling can wrap around. */
 static inline void wh_buf_reserve(wh_buf *b, uint32_t extra) {
-    if (b->len + extra <= b->cap) return;
-    uint32_t cap = b->cap ? b->cap * 2 : 64;
-    while (cap < b->len + extra) cap *= 2;
-    uint8_t *p = (uint8_t *)wh_alloc(cap);
+    uint64_t need = (uint64_t)b->len + extra;
+    if (need <= b->cap) return;
+    if (need > UINT32_MAX) __builtin_trap();
+    uint64_t cap = b->cap ? (uint64_t)b->cap * 2u : 64u;
+    while (cap < need) cap *= 2u;
+    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    uint8_t *p = (uint8_t *)wh_alloc((uint32_t)cap);
     if (b->len) wh_copy(p, b->ptr, b->len);
     b->ptr = p;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
 }
 
 /* Append the bytes of `s` to `b`. */
@@ -221,7 +225,9 @@ static inline void wh_buf_append_i64(wh_buf *b, int64_t v) {
 /* The contents of `b` as a wh_str. */
 static inline wh_str wh_buf_str(const wh_buf *b) { return (wh_str){b->ptr, b->len}; }
 
-/* Find the non-negative integer field `"name": 123` in a flat JSON object (no JSON library). */
+/* Find the non-negative integer field `"name": 123` in a flat JSON object (no JSON library).
+   The value must be 1+ ASCII digits (at most UINT64_MAX) followed, after optional whitespace,
+   by `,` or `}`; otherwise (truncated input, a missing comma, -5, 1.5, "5") it returns false. */
 static inline bool wh_json_u64(wh_str json, wh_str name, uint64_t *out) {
     for (uint32_t i = 0; i + name.len + 2 <= json.len; i++) {
         if (json.ptr[i] != '"' || json.ptr[i + name.len + 1] != '"') continue;
@@ -233,8 +239,10 @@ static inline bool wh_json_u64(wh_str json, wh_str name, uint64_t *out) {
         while (j < json.len && (json.ptr[j] == ' ' || json.ptr[j] == '\t' || json.ptr[j] == '\n' || json.ptr[j] == '\r')) j++;
         uint32_t start = j;
         while (j < json.len && json.ptr[j] >= '0' && json.ptr[j] <= '9') j++;
-        if (j < json.len && json.ptr[j] != ',' && json.ptr[j] != '}' && json.ptr[j] != ' ' && json.ptr[j] != '\t' && json.ptr[j] != '\n' && json.ptr[j] != '\r') return false;
-        return wh_parse_u64((wh_str){json.ptr + start, j - start}, out);
+        uint32_t end = j;
+        while (j < json.len && (json.ptr[j] == ' ' || json.ptr[j] == '\t' || json.ptr[j] == '\n' || json.ptr[j] == '\r')) j++;
+        if (j >= json.len || (json.ptr[j] != ',' && json.ptr[j] != '}')) return false;
+        return wh_parse_u64((wh_str){json.ptr + start, end - start}, out);
     }
     return false;
 }

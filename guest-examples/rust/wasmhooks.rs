@@ -389,6 +389,22 @@ pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
     Some(v)
 }
 
+/// Parses a strict non-negative decimal `i64`: one or more ASCII digits and nothing else (no
+/// whitespace, no sign), at most `i64::MAX`; `None` otherwise.
+pub fn parse_digits_i64(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in bytes {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
+    }
+    Some(v)
+}
+
 /// `bytes` without leading and trailing ASCII whitespace.
 pub fn trim(bytes: &[u8]) -> &[u8] {
     let mut a = 0;
@@ -434,6 +450,46 @@ pub fn json_u64_field(json: &[u8], name: &str) -> Option<u64> {
                     return None;
                 }
                 return Some(v);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Reads a non-negative integer field `"name": 123` from flat JSON, strictly: the value is one
+/// or more ASCII digits, at most `i64::MAX`, followed (after optional whitespace) by `,` or `}`.
+/// `None` if the field is missing or its value is not such an integer.
+///
+/// Like `json_u64_field`, a tiny reader, not a JSON parser: it uses the first `"name"`
+/// followed by `:`.
+pub fn json_i64_field(json: &[u8], name: &str) -> Option<i64> {
+    let name = name.as_bytes();
+    let mut i = 0;
+    while i + name.len() + 2 <= json.len() {
+        let end = i + 1 + name.len();
+        if json[i] == b'"' && &json[i + 1..end] == name && json[end] == b'"' {
+            let mut j = end + 1;
+            while j < json.len() && json[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if j < json.len() && json[j] == b':' {
+                j += 1;
+                while j < json.len() && json[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                let start = j;
+                while j < json.len() && json[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let v = parse_digits_i64(&json[start..j])?;
+                while j < json.len() && json[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j < json.len() && (json[j] == b',' || json[j] == b'}') {
+                    return Some(v);
+                }
+                return None;
             }
         }
         i += 1;

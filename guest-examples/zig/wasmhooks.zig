@@ -328,8 +328,10 @@ fn isSpace(c: u8) bool {
     return c == ' ' or c == '\t' or c == '\n' or c == '\r';
 }
 
-/// Read a non-negative integer field `"name": 123` from a flat JSON object; null if missing
-/// or not an integer. A tiny hand-written reader, not a JSON parser.
+/// Read a non-negative integer field `"name": 123` from a flat JSON object; null if missing,
+/// not 1+ ASCII digits that fit in a u64, or not followed (after optional whitespace) by `,`
+/// or `}` (so a truncated object or a missing comma is refused). A tiny hand-written reader,
+/// not a JSON parser.
 pub fn jsonUint(json: []const u8, name: []const u8) ?u64 {
     var i: usize = 0;
     while (i < json.len) : (i += 1) {
@@ -346,7 +348,7 @@ pub fn jsonUint(json: []const u8, name: []const u8) ?u64 {
         while (j < json.len and json[j] >= '0' and json[j] <= '9') j += 1;
         const value = parseUint(json[digits..j]) orelse return null;
         while (j < json.len and isSpace(json[j])) j += 1;
-        if (j < json.len and json[j] != ',' and json[j] != '}') return null;
+        if (j >= json.len or (json[j] != ',' and json[j] != '}')) return null;
         return value;
     }
     return null;

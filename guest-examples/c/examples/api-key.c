@@ -1,12 +1,14 @@
-/* api-key: let a request through only with an X-Api-Key header listed in the config ("k1,k2"). */
+/* api-key: let a request through only with an X-Api-Key header listed in the config ("k1,k2").
+   An empty X-Api-Key value never matches, and neither does an empty entry of the config
+   (config "", "k1,,k2", "k1,k2," or ",k1"). */
 #include "../wasmhooks.h"
 
 static bool key_is_valid(void) {
     wh_str key;
-    if (wh_request_header(WH_S("X-Api-Key"), &key) != WH_OK) return false;
+    if (wh_request_header(WH_S("X-Api-Key"), &key) != WH_OK || key.len == 0) return false;
     wh_str rest = wh_config(), valid;
     while (wh_str_split_next(&rest, ',', &valid))
-        if (wh_str_eq(key, valid)) return true;
+        if (valid.len != 0 && wh_str_eq(key, valid)) return true;
     return false;
 }
 

@@ -2,28 +2,37 @@
 //!
 //! The input is JSON such as `{"amount": 1250, "quantity": 12}`. The output is
 //! `{"total":<amount * quantity>}`, with 10% off (rounded down) from 10 items, or
-//! `{"error":"bad input"}` when a field is missing or not a non-negative integer.
+//! `{"error":"bad input"}` otherwise. Each value must be one or more ASCII digits, at most
+//! i64::MAX (9223372036854775807), followed after optional whitespace by `,` or `}`; so a
+//! missing field, a sign, a fraction, a string, a truncated object or a missing comma is bad
+//! input, and so is a total `amount * quantity` above i64::MAX. The discount is computed as
+//! `9 * (total / 10) + (9 * (total % 10)) / 10`, which equals floor(total * 9 / 10) without
+//! overflowing.
 
 #[path = "../wasmhooks.rs"]
 mod wasmhooks;
 
+fn total(input: &[u8]) -> Option<i64> {
+    let amount = wasmhooks::json_i64_field(input, "amount")?;
+    let quantity = wasmhooks::json_i64_field(input, "quantity")?;
+    let total = amount.checked_mul(quantity)?;
+    if quantity >= 10 {
+        Some(9 * (total / 10) + (9 * (total % 10)) / 10)
+    } else {
+        Some(total)
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn price() -> i32 {
-    let input = wasmhooks::input();
-    let amount = wasmhooks::json_u64_field(&input, "amount");
-    let quantity = wasmhooks::json_u64_field(&input, "quantity");
-    let out = match (amount, quantity) {
-        (Some(amount), Some(quantity)) => {
-            let mut total = amount.wrapping_mul(quantity);
-            if quantity >= 10 {
-                total = total.wrapping_mul(9) / 10;
-            }
+    let out = match total(&wasmhooks::input()) {
+        Some(total) => {
             let mut s = String::from("{\"total\":");
-            s.push_str(&wasmhooks::utoa(total));
+            s.push_str(&wasmhooks::itoa(total));
             s.push('}');
             s
         }
-        _ => String::from("{\"error\":\"bad input\"}"),
+        None => String::from("{\"error\":\"bad input\"}"),
     };
     if wasmhooks::output(out.as_bytes()).is_err() {
         return wasmhooks::FAILED;

@@ -2,6 +2,8 @@
 //!
 //! Bind with the pattern `^/items/(?P<item>[^/]+)/$`. on_request sets the request header
 //! `X-Item` to the `item` group; on_response replaces the body with `item <item>: <body>`.
+//! Without an `item` group (another pattern), on_request sets no header and on_response
+//! leaves the body untouched.
 
 #[path = "../wasmhooks.rs"]
 mod wasmhooks;
@@ -16,7 +18,11 @@ pub extern "C" fn on_request() -> i32 {
 
 #[no_mangle]
 pub extern "C" fn on_response() -> i32 {
-    let item = wasmhooks::route_param("item").unwrap_or_default();
+    let item = match wasmhooks::route_param("item") {
+        Some(item) => item,
+        // No `item` group: leave the body alone.
+        None => return wasmhooks::CONTINUE,
+    };
     // None for a streaming response: leave it alone.
     if let Some(body) = wasmhooks::response_body() {
         let mut new_body = Vec::with_capacity(8 + item.len() + body.len());
