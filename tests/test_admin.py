@@ -143,6 +143,17 @@ def form_errors(response: Any) -> dict[str, list[str]]:
 # Adding a module with its first upload
 
 
+def test_an_upload_through_the_admin_is_checked_once(
+    client: Client, editor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[bytes] = []
+    real_check = uploads.check_module
+    monkeypatch.setattr(uploads, "check_module", lambda wasm: checked.append(wasm) or real_check(wasm))
+    client.post(ADD_URL, {**NO_BINDINGS, "name": "greet", "wasm_file": upload(marked("v1"))})
+    assert WasmModule.objects.get().versions.count() == 1
+    assert checked == [marked("v1")]
+
+
 def test_add_module_stores_the_first_version_and_activates_it(client: Client, editor: User) -> None:
     wasm = marked("v1")
     response = client.post(

@@ -17,6 +17,7 @@ from django.test import override_settings
 
 from tests.guests import WASI_PRINTER, guest
 from tests.wat import hook
+from wasmhooks import uploads
 from wasmhooks.models import WasmModule, WasmModuleVersion
 from wasmhooks.registry import get_host
 from wasmhooks.testutils import override_hooks, wasm_from_wat
@@ -250,3 +251,15 @@ def test_what_a_module_prints_while_checked_goes_nowhere(caplog):
     with caplog.at_level(logging.DEBUG):
         check_module(WASI_PRINTER)
     assert [r for r in caplog.records if "to stdout" in r.getMessage()] == []
+
+
+def test_a_report_for_the_same_bytes_spares_a_second_check(monkeypatch):
+    report = check_module(GOOD)
+    checked = []
+    real_check = uploads.check_module
+    monkeypatch.setattr(uploads, "check_module", lambda wasm: checked.append(wasm) or real_check(wasm))
+    store_upload("demo", GOOD, report=report)
+    assert checked == []
+    store_upload("demo", OTHER, report=report)  # a report of other bytes is not trusted
+    assert checked == [OTHER]
+    assert WasmModuleVersion.objects.count() == 2

@@ -305,7 +305,9 @@ class WasmModuleAdmin(_ModuleAdmin):
         if form.wasm is None:
             return
         activate = not change or form.cleaned_data["activate"]
-        result = uploads.store_upload(obj.name, form.wasm, user=request.user, activate=activate)
+        result = uploads.store_upload(
+            obj.name, form.wasm, user=request.user, activate=activate, report=form.report
+        )
         if result.activated:
             obj.active_version = result.version
         form.upload_result = result

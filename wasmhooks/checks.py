@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from wasmhooks.runtime import ModuleInvalid
 from . import registry
 from .conf import conf
 from .routing import MAX_MEMORY_MB, MAX_TIMEOUT_MS, MODULE_NAME, BindingError, parse_binding, positive_number
+from .snapshot import valid_reload_interval
 
 MIDDLEWARE_PATH = "wasmhooks.middleware.WasmHooksMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -102,7 +102,7 @@ def check_defaults() -> list[CheckMessage]:
             )
         )
     interval = conf.RELOAD_INTERVAL
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval < math.inf:
+    if not valid_reload_interval(interval):
         errors.append(
             Error(
                 f"WASMHOOKS_RELOAD_INTERVAL must be a number of seconds, 0 or more, not {interval!r}.",

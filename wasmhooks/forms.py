@@ -35,16 +35,15 @@ UPLOAD_FIELD = "wasm_file"
 UPLOAD_FIELDS = (UPLOAD_FIELD, "activate")
 
 
-def read_module_file(upload: UploadedFile) -> bytes:
-    """The bytes of an uploaded module file, checked with `uploads.check_module`.
+def read_module_file(upload: UploadedFile) -> tuple[bytes, uploads.ModuleReport]:
+    """The bytes of an uploaded module file and what `uploads.check_module` found in them.
 
     Raises `ValidationError`: code `too_large` before reading a file over
     `WASMHOOKS_MAX_MODULE_BYTES`, or any code of `check_module`.
     """
     uploads.check_size(upload.size or 0)
     wasm: bytes = upload.read()
-    uploads.check_module(wasm)
-    return wasm
+    return wasm, uploads.check_module(wasm)
 
 
 def no_active_version_message(module: WasmModule) -> str:
@@ -111,6 +110,7 @@ class ModuleAddForm(_ModuleForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wasm: bytes | None = None
+        self.report: uploads.ModuleReport | None = None
 
     def clean_name(self) -> str:
         """The name, unless `uploads.check_name` refuses it (a module in settings has it, say)."""
@@ -121,7 +121,7 @@ class ModuleAddForm(_ModuleForm):
     def clean_wasm_file(self) -> UploadedFile:
         """The upload, after its bytes passed `read_module_file` (kept in `wasm`)."""
         upload: UploadedFile = self.cleaned_data["wasm_file"]
-        self.wasm = read_module_file(upload)
+        self.wasm, self.report = read_module_file(upload)
         return upload
 
 
@@ -156,6 +156,7 @@ class ModuleChangeForm(_ModuleForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wasm: bytes | None = None
+        self.report: uploads.ModuleReport | None = None
         field = self.fields["active_version"]
         assert isinstance(field, VersionChoiceField)
         field.queryset = module_versions(self.instance)
@@ -168,7 +169,7 @@ class ModuleChangeForm(_ModuleForm):
         """The upload if any, after its bytes passed `read_module_file` (kept in `wasm`)."""
         upload: UploadedFile | None = self.cleaned_data["wasm_file"]
         if upload is not None:
-            self.wasm = read_module_file(upload)
+            self.wasm, self.report = read_module_file(upload)
         return upload
 
     def clean(self) -> dict[str, Any]:

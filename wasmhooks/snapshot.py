@@ -75,8 +75,7 @@ class HooksSnapshot:
 
         Raises `ModuleNotFound`, or `ModuleInvalid` for a stored version that does not load.
         """
-        settings_modules = conf.MODULES
-        if isinstance(settings_modules, dict) and name in settings_modules:
+        if in_settings(name):
             return registry.get_module(name)
         found = self.modules.get(name)
         if found is None:
@@ -95,10 +94,15 @@ def resolve(name: str, request: HttpRequest | None = None) -> LoadedModule:
     started_with = of_request(request)
     if started_with is not None:
         return started_with.module(name)
-    settings_modules = conf.MODULES
-    if isinstance(settings_modules, dict) and name in settings_modules:
+    if in_settings(name):
         return registry.get_module(name)
     return current().module(name)
+
+
+def in_settings(name: str) -> bool:
+    """Whether `WASMHOOKS_MODULES` defines the module `name` (which then wins over a stored one)."""
+    settings_modules = conf.MODULES
+    return isinstance(settings_modules, dict) and name in settings_modules
 
 
 def of_request(request: HttpRequest | None) -> HooksSnapshot | None:
@@ -170,9 +174,12 @@ def _refresh() -> HooksSnapshot:
 def reload_interval() -> float:
     """`WASMHOOKS_RELOAD_INTERVAL`, or its default while it is invalid (check E008 says so)."""
     interval = conf.RELOAD_INTERVAL
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval < math.inf:
-        return DEFAULT_RELOAD_INTERVAL
-    return float(interval)
+    return float(interval) if valid_reload_interval(interval) else DEFAULT_RELOAD_INTERVAL
+
+
+def valid_reload_interval(value: Any) -> bool:
+    """Whether `value` is a number of seconds, 0 or more, as `WASMHOOKS_RELOAD_INTERVAL` must be."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value < math.inf
 
 
 def read_revision() -> Revision:
@@ -277,10 +284,7 @@ def bump_revision(using: str | None = None, **kwargs: Any) -> None:
         moved = HooksRevision.objects.using(using).filter(pk=REVISION_PK)
         change = {"number": F("number") + 1, "token": uuid.uuid4().hex, "changed_at": timezone.now()}
         if not moved.update(**change):
-            # The first change ever (or after a flush); another process may be making it too.
-            HooksRevision.objects.using(using).bulk_create(
-                [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
-            )
+            _create_revision_row(using)
             moved.update(**change)
     mark_stale()
     # Look again once the change is visible to every connection, not just this one.
@@ -295,11 +299,18 @@ def lock_for_writing(using: str | None = None) -> None:
     """
     from .models import HooksRevision
 
-    rows = HooksRevision.objects.using(using).filter(pk=REVISION_PK)
-    if not rows.update(number=F("number")):
-        HooksRevision.objects.using(using).bulk_create(
-            [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
-        )
+    if not HooksRevision.objects.using(using).filter(pk=REVISION_PK).update(number=F("number")):
+        _create_revision_row(using)
+
+
+def _create_revision_row(using: str | None) -> None:
+    """The revision row at 0, for the first change ever (or after a flush); another process
+    may be creating it at the same moment."""
+    from .models import HooksRevision
+
+    HooksRevision.objects.using(using).bulk_create(
+        [HooksRevision(pk=REVISION_PK, number=0)], ignore_conflicts=True
+    )
 
 
 def mark_stale() -> None:

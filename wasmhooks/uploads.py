@@ -8,6 +8,7 @@ and whose `code` says which rule it broke (`too_large` is the one an API answers
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -143,15 +144,19 @@ def store_upload(
     user: Any = None,
     description: str | None = None,
     activate: bool = True,
+    report: ModuleReport | None = None,
 ) -> UploadResult:
     """Check `wasm` and store it as the newest version of module `name` (created if new).
 
-    Identical bytes already stored for that module are not stored again: the existing
-    version is returned (and activated, if `activate`). Raises `ValidationError` from
-    `check_name` or `check_module`; nothing is written then.
+    `report` is `check_module`'s for these bytes when the caller already ran it (a form's
+    validation); it is used only if its sha256 is theirs. Identical bytes already stored for
+    that module are not stored again: the existing version is returned (and activated, if
+    `activate`). Raises `ValidationError` from `check_name` or `check_module`; nothing is
+    written then.
     """
     check_name(name, new=not WasmModule.objects.filter(name=name).exists())
-    report = check_module(wasm)
+    if report is None or report.sha256 != hashlib.sha256(wasm).hexdigest():
+        report = check_module(wasm)
     with transaction.atomic():
         # Writing first takes SQLite's write lock at once (a read-then-write transaction can
         # fail with "database is locked" instead of waiting) and orders writers everywhere.
