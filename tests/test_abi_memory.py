@@ -26,8 +26,11 @@ class FakeFrame:
         self.buffer = ctypes.create_string_buffer(SIZE + 8)
         self.buffer[SIZE : SIZE + 8] = b"CANARY!!"
 
-    def memory_region(self) -> tuple[int, int]:
-        return ctypes.addressof(self.buffer), SIZE
+    def memory_view(self) -> memoryview:
+        return memoryview(self.buffer).cast("B")[:SIZE]
+
+    def grown_memory_view(self) -> memoryview:
+        return self.memory_view()
 
     def contents(self) -> bytes:
         return self.buffer.raw
@@ -79,7 +82,9 @@ def test_write_outside_memory_raises_and_touches_nothing(frame, memory, ptr, len
 
 def test_check_returns_the_length_as_unsigned():
     frame = FakeFrame()
-    frame.memory_region = lambda: (ctypes.addressof(frame.buffer), 2**32)  # type: ignore[method-assign]
+    # A view that claims 4 GiB over the small buffer: `check` must never touch it.
+    huge = memoryview((ctypes.c_char * 2**32).from_address(ctypes.addressof(frame.buffer))).cast("B")
+    frame.memory_view = frame.grown_memory_view = lambda: huge  # type: ignore[method-assign]
     assert GuestMemory(frame).check(0, -1) == 2**32 - 1  # type: ignore[arg-type]
 
 

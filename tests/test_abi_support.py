@@ -65,6 +65,9 @@ class FakeRequest:
         self.header_reads += 1
         return self._headers
 
+    def header(self, lower_name: str) -> str | None:
+        return self._headers.get(lower_name)
+
     def body(self) -> bytes | None:
         if isinstance(self._body, Exception):
             raise self._body
@@ -132,8 +135,7 @@ class Guest:
         return self.result
 
     def read(self, ptr: int, length: int) -> bytes:
-        assert self.instance.memory is not None
-        return bytes(self.instance.memory.read(self.instance.store, ptr, ptr + length))
+        return self.instance.read_memory(ptr, length)
 
 
 def place(*values: bytes | str, at: int = DATA) -> tuple[dict[int, str], list[tuple[int, int]]]:

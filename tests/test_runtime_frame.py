@@ -39,8 +39,8 @@ def test_host_function_sees_the_calls_frame() -> None:
 
 
 def test_frames_nest_and_unwind() -> None:
-    outer = CallFrame("outer", None, "m", "f")
-    inner = CallFrame("inner", None, "m", "g")
+    outer = CallFrame("outer", "m", "f")
+    inner = CallFrame("inner", "m", "g")
     with outer:
         with inner:
             assert current_frame() is inner
@@ -50,7 +50,7 @@ def test_frames_nest_and_unwind() -> None:
 
 def test_frames_belong_to_their_thread() -> None:
     seen: list[CallFrame | None] = []
-    with CallFrame(None, None, "m", "f"):
+    with CallFrame(None, "m", "f"):
         thread = threading.Thread(target=lambda: seen.append(current_frame()))
         thread.start()
         thread.join()
@@ -59,4 +59,4 @@ def test_frames_belong_to_their_thread() -> None:
 
 def test_frame_without_memory_refuses_to_read_it() -> None:
     with pytest.raises(GuestFault, match="exports no memory"):
-        CallFrame(None, None, "m", "f").memory_region()
+        CallFrame(None, "m", "f").memory_region()

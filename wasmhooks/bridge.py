@@ -21,6 +21,7 @@ from django.utils.http import parse_header_parameters
 from wasmhooks.abi.state import BodyTooLarge, HookCall, NotAnInteger, ResponseDraft
 
 CONTEXT_ATTRIBUTE = "wasmhooks"
+_UNPREFIXED_HEADERS = frozenset({"content-type", "content-length"})
 # Canonical decimals only (fullmatch: "$" would accept a trailing newline); "-0" and "05" stay bytes.
 _DECIMAL = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
@@ -54,6 +55,20 @@ class DjangoRequestSource:
 
     def headers(self) -> Mapping[str, str]:
         return {name.lower(): value for name, value in self.request.headers.items()}
+
+    def header(self, lower_name: str) -> str | None:
+        # What `headers()` would hold under this name, read straight from META: names there
+        # never contain "_", since Django's `HttpHeaders` turns every "_" into "-".
+        if "_" in lower_name:
+            return None
+        if not lower_name.isascii():  # str.upper() and str.title() may disagree beyond ASCII
+            return self.headers().get(lower_name)
+        meta = self.request.META
+        key = lower_name.upper().replace("-", "_")
+        if lower_name in _UNPREFIXED_HEADERS and key in meta:
+            return str(meta[key])
+        value = meta.get("HTTP_" + key)
+        return None if value is None else str(value)
 
     def body(self) -> bytes | None:
         try:

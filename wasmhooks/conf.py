@@ -1,8 +1,9 @@
 """The only reader of wasmhooks' settings.
 
-Settings are read live on every access, so `override_settings` works in tests. What is
-expensive to build from them (the route table, the compiled modules) is cached elsewhere and
-dropped on Django's `setting_changed` signal.
+Each setting is read once and kept until Django's `setting_changed` signal says it changed,
+so `override_settings` works in tests while a request pays a dict lookup, not the failed
+attribute lookup that an unset setting costs. What is expensive to build from them (the route
+table, the compiled modules) is cached elsewhere and dropped on the same signal.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULT_TIMEOUT_MS = 50
 DEFAULT_MEMORY_MB = 32
@@ -22,53 +24,67 @@ DEFAULT_API_PERMISSION_CLASSES = ("wasmhooks.api.permissions.ModelPermissions",)
 class WasmHooksSettings:
     """Typed access to the `WASMHOOKS_*` settings, with their defaults."""
 
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def _read(self, name: str, default: Any) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            value = self._values[name] = getattr(settings, name, default)
+            return value
+
+    def forget(self, **kwargs: Any) -> None:
+        """Drop every value read so far (connected to `setting_changed`)."""
+        self._values = {}
+
     @property
     def MODULES(self) -> Any:
         """`{"name": "path/to/module.wasm"}`: modules defined in settings."""
-        return getattr(settings, "WASMHOOKS_MODULES", {})
+        return self._read("WASMHOOKS_MODULES", {})
 
     @property
     def BINDINGS(self) -> Any:
         """A list of binding dicts: which module runs on which paths, under what limits."""
-        return getattr(settings, "WASMHOOKS_BINDINGS", [])
+        return self._read("WASMHOOKS_BINDINGS", [])
 
     @property
     def TIMEOUT_MS(self) -> Any:
-        return getattr(settings, "WASMHOOKS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)
+        return self._read("WASMHOOKS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)
 
     @property
     def MEMORY_MB(self) -> Any:
-        return getattr(settings, "WASMHOOKS_MEMORY_MB", DEFAULT_MEMORY_MB)
+        return self._read("WASMHOOKS_MEMORY_MB", DEFAULT_MEMORY_MB)
 
     @property
     def FUEL(self) -> Any:
         """Default instruction budget per call; None for none."""
-        return getattr(settings, "WASMHOOKS_FUEL", None)
+        return self._read("WASMHOOKS_FUEL", None)
 
     @property
     def CACHE_DIR(self) -> Any:
         """Folder for signed compiled modules; None keeps them in memory only."""
-        return getattr(settings, "WASMHOOKS_CACHE_DIR", None)
+        return self._read("WASMHOOKS_CACHE_DIR", None)
 
     @property
     def KV_CACHE(self) -> Any:
         """Alias of the Django cache that backs the guests' key-value store."""
-        return getattr(settings, "WASMHOOKS_KV_CACHE", DEFAULT_KV_CACHE)
+        return self._read("WASMHOOKS_KV_CACHE", DEFAULT_KV_CACHE)
 
     @property
     def MAX_MODULE_BYTES(self) -> Any:
         """The largest module an upload may be, in bytes."""
-        return getattr(settings, "WASMHOOKS_MAX_MODULE_BYTES", DEFAULT_MAX_MODULE_BYTES)
+        return self._read("WASMHOOKS_MAX_MODULE_BYTES", DEFAULT_MAX_MODULE_BYTES)
 
     @property
     def RELOAD_INTERVAL(self) -> Any:
         """Seconds between two looks at the database for changed modules and bindings."""
-        return getattr(settings, "WASMHOOKS_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL)
+        return self._read("WASMHOOKS_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL)
 
     @property
     def API_PERMISSION_CLASSES(self) -> Any:
         """Dotted paths of the DRF permission classes guarding `wasmhooks.api`."""
-        return getattr(settings, "WASMHOOKS_API_PERMISSION_CLASSES", DEFAULT_API_PERMISSION_CLASSES)
+        return self._read("WASMHOOKS_API_PERMISSION_CLASSES", DEFAULT_API_PERMISSION_CLASSES)
 
     @property
     def SECRET_KEY(self) -> str:
@@ -76,6 +92,7 @@ class WasmHooksSettings:
 
 
 conf = WasmHooksSettings()
+setting_changed.connect(conf.forget, dispatch_uid="wasmhooks.conf.forget")
 
 # Settings whose change invalidates what was built from them.
 WATCHED_SETTINGS = frozenset(

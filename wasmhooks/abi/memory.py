@@ -7,26 +7,36 @@ guest (`HookABIError`) and never touches host memory.
 
 from __future__ import annotations
 
-import ctypes
-
 from wasmhooks.runtime import CallFrame, GuestFault
 
 _U32 = 0xFFFFFFFF
 
 
 class GuestMemory:
-    """The guest memory of one host call. Build a new one after anything that may grow it."""
+    """The guest memory of one host call, as the frame's byte view of it.
 
-    __slots__ = ("base", "size")
+    Build one per host function: the view may be smaller than memory has grown since it was
+    made, so an access beyond it looks again before it is refused.
+    """
+
+    __slots__ = ("frame", "size", "view")
 
     def __init__(self, frame: CallFrame) -> None:
-        self.base, self.size = frame.memory_region()
+        self.frame = frame
+        self.view = frame.memory_view()
+        self.size = len(self.view)
 
     def _checked(self, ptr: int, length: int) -> tuple[int, int]:
         ptr &= _U32
         length &= _U32
         if ptr + length > self.size:
-            raise GuestFault(f"range of {length} bytes at {ptr} is outside guest memory ({self.size} bytes)")
+            # The view is as large as memory was when last looked at: the guest may have grown it.
+            self.view = self.frame.grown_memory_view()
+            self.size = len(self.view)
+            if ptr + length > self.size:
+                raise GuestFault(
+                    f"range of {length} bytes at {ptr} is outside guest memory ({self.size} bytes)"
+                )
         return ptr, length
 
     def check(self, ptr: int, length: int) -> int:
@@ -36,22 +46,20 @@ class GuestMemory:
     def read(self, ptr: int, length: int) -> bytes:
         """Copy `length` bytes at `ptr` out of the guest. Raises `GuestFault` if out of bounds."""
         ptr, length = self._checked(ptr, length)
-        if length == 0:
-            return b""
-        return ctypes.string_at(self.base + ptr, length)
+        return self.view[ptr : ptr + length].tobytes()
 
     def read_text(self, ptr: int, length: int) -> str | None:
         """Read a UTF-8 string; None when it is not valid UTF-8. Raises `GuestFault` if out of bounds."""
+        ptr, length = self._checked(ptr, length)
         try:
-            return self.read(ptr, length).decode("utf-8")
+            return str(self.view[ptr : ptr + length], "utf-8")
         except UnicodeDecodeError:
             return None
 
     def write(self, ptr: int, data: bytes) -> None:
         """Copy `data` into the guest at `ptr`. Raises `GuestFault` if out of bounds."""
         ptr, length = self._checked(ptr, len(data))
-        if length:
-            ctypes.memmove(self.base + ptr, data, length)
+        self.view[ptr : ptr + length] = data
 
     def write_capped(self, buf: int, cap: int, data: bytes) -> int:
         """Write at most `cap` bytes of `data` at `buf`; return the full length of `data`.
@@ -59,7 +67,9 @@ class GuestMemory:
         The whole `(buf, cap)` range must lie in memory, or `GuestFault` is raised.
         """
         buf, cap = self._checked(buf, cap)
-        count = min(cap, len(data))
-        if count:
-            ctypes.memmove(self.base + buf, data, count)
-        return len(data)
+        count = len(data)
+        if count <= cap:
+            self.view[buf : buf + count] = data
+        else:
+            self.view[buf : buf + cap] = data[:cap]
+        return count

@@ -11,7 +11,6 @@ import enum
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
 # RFC 9110 token characters.
@@ -49,6 +48,10 @@ class RequestSource(Protocol):
     def query(self) -> str: ...
     def headers(self) -> Mapping[str, str]:
         """Header values by lower-case name; repeated headers already joined with ", "."""
+        ...
+
+    def header(self, lower_name: str) -> str | None:
+        """One value of `headers()`, without building all of them."""
         ...
 
     def body(self) -> bytes | None:
@@ -96,27 +99,41 @@ class MemoryKeyValueStore:
         return self.values.pop(key, None) is not None
 
 
-@dataclass
 class ResponseDraft:
     """The response as a guest sees it: the one it is building, or the view's.
 
     `operations` records the header changes in order, to be replayed on the real response
     the draft was built from (on whatever response comes back, for a draft built from
-    nothing); `headers` is the resulting view the guest reads.
+    nothing); `headers` is the resulting view the guest reads, by lower-case name.
     """
 
-    status: int | None = None
-    headers: dict[str, tuple[str, str]] = field(default_factory=dict)
-    body: bytes | None = b""
-    body_changed: bool = False
-    status_changed: bool = False
-    operations: list[tuple[str, str, str]] = field(default_factory=list)
-    streaming: bool = False
-    initial_names: frozenset[str] = field(init=False, repr=False)
-    """Lower-case names of the headers the draft started with: the ones a removal must replay."""
+    __slots__ = (
+        "body",
+        "body_changed",
+        "headers",
+        "initial_names",
+        "operations",
+        "status",
+        "status_changed",
+        "streaming",
+    )
 
-    def __post_init__(self) -> None:
-        self.initial_names = frozenset(self.headers)
+    def __init__(
+        self,
+        status: int | None = None,
+        headers: dict[str, tuple[str, str]] | None = None,
+        body: bytes | None = b"",
+        streaming: bool = False,
+    ) -> None:
+        self.status = status
+        self.headers: dict[str, tuple[str, str]] = headers if headers is not None else {}
+        self.body = body
+        self.streaming = streaming
+        self.body_changed = False
+        self.status_changed = False
+        self.operations: list[tuple[str, str, str]] = []
+        self.initial_names = frozenset(self.headers) if self.headers else _NO_NAMES
+        """Lower-case names of the headers the draft started with: the ones a removal must replay."""
 
     def set_header(self, name: str, value: str) -> None:
         self.headers[name.lower()] = (name, value)
@@ -144,29 +161,64 @@ class ResponseDraft:
         return True
 
 
-@dataclass
+_NO_NAMES: frozenset[str] = frozenset()
+_GUEST_LOGGER = logging.getLogger("wasmhooks.guest")
+
+
 class HookCall:
     """The state of one guest call: inputs, and the changes it made so far."""
 
-    phase: Phase
-    module: str
-    request: RequestSource | None = None
-    response: ResponseDraft = field(default_factory=ResponseDraft)
-    route_params: Mapping[str, str | None] = field(default_factory=dict)
-    config: bytes = b""
-    input: bytes = b""
-    output: bytearray = field(default_factory=bytearray)
-    kv: KeyValueStore | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("wasmhooks.guest"))
-    request_header_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    """Pending request header changes by lower-case name: (name, value), value None = removed."""
-    context_changes: dict[str, str] = field(default_factory=dict)
-    held_bytes: int = 0
-    """Bytes of header and context changes this call asked the host to keep."""
-    log_records: int = 0
-    kv_writes: int = 0
-    kv_written_bytes: int = 0
-    _headers: Mapping[str, str] | None = None
+    __slots__ = (
+        "_headers",
+        "config",
+        "context_changes",
+        "held_bytes",
+        "input",
+        "kv",
+        "kv_writes",
+        "kv_written_bytes",
+        "log_records",
+        "logger",
+        "module",
+        "output",
+        "phase",
+        "request",
+        "request_header_changes",
+        "response",
+        "route_params",
+    )
+
+    def __init__(
+        self,
+        phase: Phase,
+        module: str,
+        request: RequestSource | None = None,
+        response: ResponseDraft | None = None,
+        route_params: Mapping[str, str | None] | None = None,
+        config: bytes = b"",
+        input: bytes = b"",
+        kv: KeyValueStore | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.phase = phase
+        self.module = module
+        self.request = request
+        self.response = response if response is not None else ResponseDraft()
+        self.route_params: Mapping[str, str | None] = route_params if route_params is not None else {}
+        self.config = config
+        self.input = input
+        self.kv = kv
+        self.logger = logger if logger is not None else _GUEST_LOGGER
+        self.output = bytearray()
+        self.request_header_changes: dict[str, tuple[str, str | None]] = {}
+        """Pending request header changes by lower-case name: (name, value), value None = removed."""
+        self.context_changes: dict[str, str] = {}
+        self.held_bytes = 0
+        """Bytes of header and context changes this call asked the host to keep."""
+        self.log_records = 0
+        self.kv_writes = 0
+        self.kv_written_bytes = 0
+        self._headers: Mapping[str, str] | None = None
 
     def request_headers(self) -> dict[str, str]:
         """The request headers with this call's pending changes applied."""
@@ -186,9 +238,9 @@ class HookCall:
         change = self.request_header_changes.get(lower_name)
         if change is not None:
             return change[1]
-        if self._headers is None:
-            self._headers = self.request.headers() if self.request is not None else {}
-        return self._headers.get(lower_name)
+        if self.request is None:
+            return None
+        return self.request.header(lower_name)
 
     def context_value(self, key: str) -> str | None:
         if key in self.context_changes:

@@ -58,23 +58,28 @@ def _call(frame: CallFrame) -> HookCall:
     return state
 
 
-def _reply(frame: CallFrame, buf: int, cap: int, value: bytes | str | None) -> int:
-    memory = GuestMemory(frame)
+def _reply(
+    frame: CallFrame, buf: int, cap: int, value: bytes | str | None, memory: GuestMemory | None = None
+) -> int:
+    if memory is None:
+        memory = GuestMemory(frame)
     if value is None:
-        memory.write_capped(buf, cap, b"")  # still checks the range
+        memory.check(buf, cap)
         return NOT_FOUND
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    return memory.write_capped(buf, cap, value)
+    if type(value) is str:
+        value = value.encode()
+    return memory.write_capped(buf, cap, value)  # type: ignore[arg-type]
 
 
 def _text(frame: CallFrame, ptr: int, length: int) -> str | None:
     return GuestMemory(frame).read_text(ptr, length)
 
 
-def _hold(call: HookCall, *texts: str) -> bool:
-    """Charge a change to the call's `MAX_CHANGE_BYTES`; False when it would go over."""
-    size = sum(len(text.encode()) for text in texts)
+def _hold(call: HookCall, size: int) -> bool:
+    """Charge a change of `size` bytes to the call's `MAX_CHANGE_BYTES`; False when it would go over.
+
+    Sizes are the guest's lengths of texts already read, so they are in range.
+    """
     if call.held_bytes + size > MAX_CHANGE_BYTES:
         return False
     call.held_bytes += size
@@ -110,10 +115,11 @@ def request_query(frame: CallFrame, buf: int, cap: int) -> int:
 
 def request_header(frame: CallFrame, name_ptr: int, name_len: int, buf: int, cap: int) -> int:
     call = _call(frame)
-    name = _text(frame, name_ptr, name_len)
+    memory = GuestMemory(frame)
+    name = memory.read_text(name_ptr, name_len)
     if call.request is None or name is None:
-        return _reply(frame, buf, cap, None)
-    return _reply(frame, buf, cap, call.request_header(name.lower()))
+        return _reply(frame, buf, cap, None, memory)
+    return _reply(frame, buf, cap, call.request_header(name.lower()), memory)
 
 
 def request_headers(frame: CallFrame, buf: int, cap: int) -> int:
@@ -171,7 +177,7 @@ def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr
         return NOT_ALLOWED
     if name is None or value is None or not _valid_request_header(name, value):
         return INVALID
-    if len(value.encode()) > MAX_HEADER_BYTES or not _hold(call, name, value):
+    if value_len > MAX_HEADER_BYTES or not _hold(call, name_len + value_len):
         return TOO_LARGE
     call.request_header_changes[name.lower()] = (name, value)
     return OK
@@ -186,7 +192,7 @@ def request_remove_header(frame: CallFrame, name_ptr: int, name_len: int) -> int
         return INVALID
     if call.request_header(name.lower()) is None:
         return NOT_FOUND
-    if not _hold(call, name):
+    if not _hold(call, name_len):
         return TOO_LARGE
     call.request_header_changes[name.lower()] = (name, None)
     return OK
@@ -204,7 +210,7 @@ def context_set(frame: CallFrame, key_ptr: int, key_len: int, value_ptr: int, va
         return NOT_ALLOWED
     if key is None or value is None or not key:
         return INVALID
-    if key_len + value_len > MAX_CONTEXT_BYTES or not _hold(call, key, value):
+    if key_len + value_len > MAX_CONTEXT_BYTES or not _hold(call, key_len + value_len):
         return TOO_LARGE
     call.context_changes[key] = value
     return OK
@@ -247,16 +253,17 @@ def _header_change(
     frame: CallFrame, name_ptr: int, name_len: int, value_ptr: int, value_len: int
 ) -> tuple[HookCall, str, str] | int:
     call = _call(frame)
-    name, value = _text(frame, name_ptr, name_len), _text(frame, value_ptr, value_len)
+    memory = GuestMemory(frame)
+    name, value = memory.read_text(name_ptr, name_len), memory.read_text(value_ptr, value_len)
     if call.phase is Phase.CALL:
         return NOT_ALLOWED
     if name is None or value is None or not valid_header_name(name) or not valid_header_value(value):
         return INVALID
-    if len(value.encode()) > MAX_HEADER_BYTES:
+    if value_len > MAX_HEADER_BYTES:
         return TOO_LARGE
     if name.lower() == "set-cookie" and not _one_cookie(value):
         return INVALID
-    if not _hold(call, name, value):
+    if not _hold(call, name_len + value_len):
         return TOO_LARGE
     return call, name, value
 

@@ -40,6 +40,10 @@ _ENGINE_SETTINGS = {
     "wasm_memory64": False,
     # No shared memories: a guest's memory is a plain `Memory` the host can bounds-check.
     "wasm_threads": False,
+    # Every 32-bit memory gets all the address space it can ever use up front, so it never
+    # moves: the host keeps a view of it between calls and only looks again when it grew.
+    "memory_reservation": 4 * 1024**3,
+    "memory_may_move": False,
 }
 
 
@@ -51,6 +55,8 @@ def _build_config() -> wasmtime.Config:
     config.wasm_multi_memory = _ENGINE_SETTINGS["wasm_multi_memory"]
     config.wasm_memory64 = _ENGINE_SETTINGS["wasm_memory64"]
     config.wasm_threads = _ENGINE_SETTINGS["wasm_threads"]
+    config.memory_reservation = _ENGINE_SETTINGS["memory_reservation"]
+    config.memory_may_move = _ENGINE_SETTINGS["memory_may_move"]
     # Parallel compilation runs on a process-wide thread pool that a forked child inherits
     # without its threads: compiling there would wait forever. Children compile serially.
     config.parallel_compilation = _generation == 0
@@ -130,7 +136,15 @@ def deadline_ticks(timeout_ms: float) -> int:
 
     One tick is added because the next tick may come at any moment after the deadline is set.
     """
-    return max(1, math.ceil(timeout_ms / 1000 / TICK_SECONDS)) + 1
+    ticks = _ticks.get(timeout_ms)
+    if ticks is None:
+        ticks = max(1, math.ceil(timeout_ms / 1000 / TICK_SECONDS)) + 1
+        if len(_ticks) < 1024:  # a handful of timeouts in practice; never grow without bound
+            _ticks[timeout_ms] = ticks
+    return ticks
+
+
+_ticks: dict[float, int] = {}
 
 
 def fingerprint() -> str:

@@ -8,10 +8,9 @@ wasmtime's `Caller`, which is slow to query.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Any
-
-import wasmtime
 
 from . import lowlevel
 
@@ -23,28 +22,83 @@ class GuestFault(Exception):
 
 
 class CallFrame:
-    """One guest call: who is calling, with what state, and what went wrong, if anything."""
+    """One guest call: who is calling, with what state, and what went wrong, if anything.
 
-    __slots__ = ("_previous", "context", "fault", "function", "memory", "module", "state")
+    An instance keeps one frame and reuses it for each of its calls (never two at once), so
+    the frame also remembers the guest's memory between calls: the engine never moves a
+    memory (`memory_may_move` is off), and a memory never shrinks, so a view of the size last
+    seen stays valid for the instance's life; only an access beyond it needs a new look.
+    """
 
-    def __init__(self, state: Any, memory: wasmtime.Memory | None, module: str, function: str):
+    __slots__ = (
+        "_base",
+        "_context",
+        "_memory",
+        "_previous",
+        "_view",
+        "fault",
+        "function",
+        "module",
+        "state",
+    )
+
+    def __init__(self, state: Any, module: str, function: str):
         self.state = state
-        self.memory = memory
         self.module = module
         self.function = function
-        self.context: Any = None
         self.fault: BaseException | None = None
         self._previous: CallFrame | None = None
+        self._context: int | None = None
+        self._memory: int | None = None
+        self._base = 0
+        self._view: memoryview | None = None
+
+    def attach_memory(self, context: int, memory: int | None) -> None:
+        """Give the frame its instance's memory: a `wasmtime_memory_t` address (None for none)
+        in the store whose context address is `context`."""
+        self._context, self._memory = context, memory
+        if memory is not None:
+            self._look()
+
+    def _look(self) -> memoryview:
+        assert self._context is not None and self._memory is not None
+        size = lowlevel.memory_size(self._context, self._memory)
+        if not size:
+            view = memoryview(bytearray())
+        else:
+            self._base = lowlevel.memory_base(self._context, self._memory) or 0
+            view = memoryview((ctypes.c_char * size).from_address(self._base)).cast("B")
+        self._view = view
+        return view
+
+    def memory_view(self) -> memoryview:
+        """The guest's memory as a writable byte view, as large as it was when last looked at.
+
+        Raises `GuestFault` when the guest exports no memory. Call `grown_memory_view()`
+        before refusing an access beyond it: the guest may have grown its memory since.
+        """
+        view = self._view
+        if view is None:
+            raise GuestFault("the module exports no memory named 'memory'")
+        return view
+
+    def grown_memory_view(self) -> memoryview:
+        """Look at the memory's size again and return a view of all of it.
+
+        Raises `GuestFault` when the guest exports no memory.
+        """
+        view = self.memory_view()
+        assert self._context is not None and self._memory is not None
+        if lowlevel.memory_size(self._context, self._memory) != len(view):
+            view = self._look()
+        return view
 
     def memory_region(self) -> tuple[int, int]:
-        """Return the guest memory's current (base address, size in bytes).
+        """The guest memory's current (base address, size in bytes).
 
-        Raises `GuestFault` when the guest exports no memory. The base moves when memory
-        grows, so callers ask again after anything that may have run guest code.
+        Raises `GuestFault` when the guest exports no memory.
         """
-        if self.memory is None:
-            raise GuestFault("the module exports no memory named 'memory'")
-        return lowlevel.memory_region(self.context, self.memory)
+        return self._base, len(self.grown_memory_view())
 
     def __enter__(self) -> CallFrame:
         self._previous = getattr(_local, "frame", None)

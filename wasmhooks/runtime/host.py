@@ -41,6 +41,8 @@ class WasmHost:
         self.wasi_config = wasi_config
         self.instances_per_thread = instances_per_thread
         self._linker: wasmtime.Linker | None = None
+        # Modules already linked by the current linker, most recently used last.
+        self._prelinked: OrderedDict[str, wasmtime.InstancePre] = OrderedDict()
         self._linker_generation = -1
         self._linker_lock = engine_module.ForkSafeLock()
         self._local = threading.local()
@@ -59,6 +61,7 @@ class WasmHost:
                     # Our host functions may replace WASI's (the sandbox shadows `poll_oneoff`).
                     linker.allow_shadowing = True
                 lowlevel.define_host_functions(linker, self.host_functions, current_frame)
+                self._prelinked = OrderedDict()
                 self._linker = linker
                 self._linker_generation = engine_module.generation()
             assert self._linker is not None
@@ -90,14 +93,25 @@ class WasmHost:
         failure, `HookABIError` for a result not in `expect` (when given); the instance that
         failed is dropped.
         """
-        compiled = self.modules.refresh(compiled)
-        isolate = isolate or wasi_config is not None
-        instance = self._acquire(compiled, limits, state, label, isolate, wasi_config)
+        if compiled.generation != engine_module.generation():
+            compiled = self.modules.refresh(compiled)
+        if isolate or wasi_config is not None:
+            return self._new_instance(compiled, limits, state, label, wasi_config).call(
+                function, limits, state, expect
+            )
+        pool = self._pool()
+        key = (compiled.sha256, limits.memory_bytes, label)
+        # Taken out while in use, so a re-entrant call on this thread gets its own.
+        instance = pool.pop(key, None)
+        if instance is None:
+            instance = self._new_instance(compiled, limits, state, label)
         try:
             return instance.call(function, limits, state, expect)
         finally:
-            if not isolate and not instance.broken:
-                self._release(instance, label)
+            if not instance.broken:
+                pool[key] = instance
+                if len(pool) > self.instances_per_thread:
+                    pool.popitem(last=False)
 
     def instantiate(
         self,
@@ -133,24 +147,33 @@ class WasmHost:
             self._local.generation = generation
         return pool
 
-    def _acquire(
+    def _new_instance(
         self,
         compiled: CompiledModule,
         limits: Limits,
         state: Any,
         label: str,
-        isolate: bool,
         wasi_config: WasiConfigFactory | None = None,
     ) -> GuestInstance:
-        if not isolate:
-            # Taken out while in use, so a re-entrant call on this thread gets its own.
-            instance = self._pool().pop((compiled.sha256, limits.memory_bytes, label), None)
-            if instance is not None:
-                return instance
-        return GuestInstance(self.linker, compiled, limits, wasi_config or self.wasi_config, label, state)
+        linker = self.linker
+        pre = self._prelink(linker, compiled)
+        return GuestInstance(linker, compiled, limits, wasi_config or self.wasi_config, label, state, pre)
 
-    def _release(self, instance: GuestInstance, label: str) -> None:
-        pool = self._pool()
-        pool[(instance.compiled.sha256, instance.memory_bytes, label)] = instance
-        while len(pool) > self.instances_per_thread:
-            pool.popitem(last=False)
+    def _prelink(self, linker: wasmtime.Linker, compiled: CompiledModule) -> wasmtime.InstancePre | None:
+        """`compiled` linked once by `linker`, or None when it cannot be (the instance will then
+        report why)."""
+        with self._linker_lock:
+            prelinked = self._prelinked
+            pre = prelinked.get(compiled.sha256)
+            if pre is None or self._linker is not linker:
+                try:
+                    pre = linker.instantiate_pre(compiled.module)
+                except wasmtime.WasmtimeError:
+                    return None
+                if self._linker is linker:
+                    prelinked[compiled.sha256] = pre
+                    while len(prelinked) > self.modules.max_modules:
+                        prelinked.popitem(last=False)
+            else:
+                prelinked.move_to_end(compiled.sha256)
+            return pre

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,12 @@ class GuestInstance:
         wasi_config: WasiConfigFactory | None,
         label: str,
         state: Any = None,
+        pre: wasmtime.InstancePre | None = None,
     ) -> None:
         """Instantiate `compiled` and run its `_initialize`, if any, under `limits`.
+
+        `pre` is `compiled` already linked by `linker` (`Linker.instantiate_pre`), to skip
+        resolving its imports again.
 
         Raises `HookMemoryExceeded` when the module's declared memory exceeds the cap, and
         any other `HookError` when its start function or `_initialize` fails.
@@ -74,6 +79,7 @@ class GuestInstance:
         self.label = label
         self.memory_bytes = limits.memory_bytes
         self.broken = False
+        self._armed_once = False
         declared = max(compiled.memories.values(), default=0)
         if declared > limits.memory_bytes:
             raise HookMemoryExceeded(
@@ -90,27 +96,51 @@ class GuestInstance:
         )
         if wasi_config is not None and "wasi_snapshot_preview1" in compiled.import_modules:
             self.store.set_wasi(wasi_config(label))
-        self._funcs: dict[str, wasmtime.Func] = {}
-        self.memory: wasmtime.Memory | None = None
-
-        frame = CallFrame(state, None, label, "(instantiate)")
+        self.raw = lowlevel.RawStore(self.store)
+        self._funcs: dict[str, int] = {}
+        self.memory_address: int | None = None
+        self._fuel_limited = False
+        self.frame = CallFrame(state, label, "(instantiate)")
         # One deadline and one fuel budget cover instantiation, `_initialize` and the first
         # call, so a fresh instance's first call cannot take several times its timeout.
         self._arm(limits)
         self._armed_for_first_call = True
-        with frame:
+        with self.frame:
             try:
-                self.instance = linker.instantiate(self.store, compiled.module)
+                self.instance = self.raw.instantiate(
+                    linker.instantiate_pre(compiled.module) if pre is None else pre
+                )
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                raise self._failure(exc, frame) from frame.fault
-        memory = self.instance.exports(self.store).get("memory")
-        self.memory = memory if isinstance(memory, wasmtime.Memory) else None
+                raise self._failure(exc, self.frame) from self.frame.fault
+        self.memory_address = self.instance.memory_address("memory")
+        self.frame.attach_memory(self.raw.context, self.memory_address)
+        self.frame.state = None
         if "_initialize" in compiled.functions:
             self._invoke(self._export("_initialize"), "_initialize", state)
 
     def _arm(self, limits: Limits) -> None:
-        self.store.set_epoch_deadline(engine_module.deadline_ticks(limits.timeout_ms))
-        self.store.set_fuel(limits.fuel if limits.fuel is not None else engine_module.UNLIMITED_FUEL)
+        self.raw.set_deadline(engine_module.deadline_ticks(limits.timeout_ms))
+        if limits.fuel is not None:
+            self.raw.set_fuel(limits.fuel)
+            self._fuel_limited = True
+        elif self._fuel_limited or not self._armed_once:
+            # A limited call left little fuel behind; an unlimited one never runs out.
+            self.raw.set_fuel(engine_module.UNLIMITED_FUEL)
+            self._fuel_limited = False
+        self._armed_once = True
+
+    def read_memory(self, ptr: int, length: int) -> bytes:
+        """Copy `length` bytes at `ptr` out of the guest's memory, between calls.
+
+        Raises `ValueError` when the module exports no memory or the range is outside it.
+        """
+        if self.memory_address is None:
+            raise ValueError("the module exports no memory named 'memory'")
+        size = self.raw.memory_size(self.memory_address)
+        if ptr < 0 or length < 0 or ptr + length > size:
+            raise ValueError(f"range of {length} bytes at {ptr} is outside guest memory ({size} bytes)")
+        base = lowlevel.memory_base(self.raw.context, self.memory_address)
+        return ctypes.string_at(base + ptr, length) if length else b""
 
     def has_function(self, name: str) -> bool:
         return name in self.compiled.functions
@@ -124,9 +154,11 @@ class GuestInstance:
         is not in `expect`, and the `HookError` matching any other failure; after a failure
         the instance is `broken`.
         """
-        func = self._export(name)
+        func = self._funcs.get(name) or self._export(name)
         if self._armed_for_first_call:
             self._armed_for_first_call = False
+        elif limits.fuel is None and not self._fuel_limited:
+            self.raw.set_deadline(engine_module.deadline_ticks(limits.timeout_ms))
         else:
             self._arm(limits)
         result = self._invoke(func, name, state)
@@ -137,25 +169,25 @@ class GuestInstance:
             )
         return result
 
-    def _export(self, name: str) -> wasmtime.Func:
-        """The exported function `name`. Raises `HookABIError` if it is missing or mistyped."""
-        func = self._funcs.get(name)
-        if func is None:
-            signature = self.compiled.functions.get(name)
-            if signature is None or signature.params or signature.results not in ((), ("i32",)):
-                self.broken = True
-                problem = "is not exported" if signature is None else "is not () -> i32"
-                raise HookABIError(f"function {name!r} {problem}", module=self.label, function=name)
-            export = self.instance.exports(self.store)[name]
-            assert isinstance(export, wasmtime.Func)
-            func = self._funcs[name] = export
-        return func
+    def _export(self, name: str) -> int:
+        """The address of the exported function `name`. Raises `HookABIError` if it is missing
+        or mistyped."""
+        signature = self.compiled.functions.get(name)
+        if signature is None or signature.params or signature.results not in ((), ("i32",)):
+            self.broken = True
+            problem = "is not exported" if signature is None else "is not () -> i32"
+            raise HookABIError(f"function {name!r} {problem}", module=self.label, function=name)
+        address = self.instance.func_address(name)
+        assert address is not None
+        self._funcs[name] = address
+        return address
 
-    def _invoke(self, func: wasmtime.Func, name: str, state: Any) -> int:
-        frame = CallFrame(state, self.memory, self.label, name)
+    def _invoke(self, func: int, name: str, state: Any) -> int:
+        frame = self.frame
+        frame.state, frame.function, frame.fault = state, name, None
         with frame:
             try:
-                result = lowlevel.call_unchecked(self.store, func)
+                result = self.raw.call(func)
             except wasmtime.ExitTrap as exc:
                 # The guest's libc considers the process gone: never reuse this instance.
                 self.broken = True
@@ -164,6 +196,8 @@ class GuestInstance:
                 raise self._failure(exc, frame) from frame.fault
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
                 raise self._failure(exc, frame) from frame.fault
+            finally:
+                frame.state = None
         if frame.fault is not None:  # pragma: no cover - a fault always traps
             raise self._failure(RuntimeError("fault"), frame)
         return result
@@ -190,9 +224,9 @@ class GuestInstance:
         return HookTrap(_summary(exc), **where)
 
     def _memory_at_cap(self) -> bool:
-        if self.memory is None:
+        if self.memory_address is None:
             return False
-        return self.memory.data_len(self.store) + PAGE_BYTES > self.memory_bytes
+        return self.raw.memory_size(self.memory_address) + PAGE_BYTES > self.memory_bytes
 
 
 # wasmtime's words when instantiation would break a Store limit (a memory it declares but

@@ -1,18 +1,25 @@
 """Direct calls into wasmtime's C API for the hot path.
 
-wasmtime-py's documented `Func.__call__` and host-function trampoline convert every value and
-re-query types on each crossing, and the trampoline keeps a failing callback's exception in a
-process-global slot that another thread can pick up. This module registers host functions
-with `wasmtime_linker_define_func_unchecked` through our own callback, calls exports with
-`wasmtime_func_call_unchecked`, and reads memory bounds directly.
+wasmtime-py's documented API converts every value and re-queries types on each crossing
+(`Func.__call__`, host-function trampolines, `Instance.exports`, `Memory.read`), which costs
+microseconds per crossing, and its trampoline keeps a failing callback's exception in a
+process-global slot that another thread can pick up. This module binds the few C functions
+the hot path needs with plain integer arguments (addresses as ints, so ctypes converts
+nothing), registers host functions through `wasmtime_linker_define_func_unchecked` with our
+own callback, and calls exports with `wasmtime_func_call_unchecked`.
 
 Everything here trusts its arguments: signatures are checked once, when a module is loaded,
-by the callers. A mistake in this file is a crash, not an exception, so keep it small.
+by the callers. A mistake in this file is a crash, not an exception, so keep it small. Three
+facts it relies on: a ctypes struct field is a view into its parent (keep the parent alive,
+take its address, never copy it); a memory's base address moves only when it grows, and it
+never shrinks, so an unchanged size means an unchanged base; every address handed to C here
+belongs to an object that the caller keeps alive for as long as C may use it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,8 +32,50 @@ if TYPE_CHECKING:
 
 HostImpl = Callable[..., int | None]
 
+_ADDRESS = ctypes.c_void_p
+_SIZE = ctypes.c_size_t
+
+
+def _bind(name: str, restype: Any, *argtypes: Any) -> Any:
+    return ctypes.CFUNCTYPE(restype, *argtypes)((name, ffi.dll))
+
+
+_func_call = _bind("wasmtime_func_call_unchecked", _ADDRESS, _ADDRESS, _ADDRESS, _ADDRESS, _SIZE, _ADDRESS)
+_set_epoch_deadline = _bind("wasmtime_context_set_epoch_deadline", None, _ADDRESS, ctypes.c_uint64)
+_set_fuel = _bind("wasmtime_context_set_fuel", _ADDRESS, _ADDRESS, ctypes.c_uint64)
+_trap_new = _bind("wasmtime_trap_new", _ADDRESS, ctypes.c_char_p, _SIZE)
+_instantiate = _bind("wasmtime_instance_pre_instantiate", _ADDRESS, _ADDRESS, _ADDRESS, _ADDRESS, _ADDRESS)
+_export_get = _bind(
+    "wasmtime_instance_export_get", ctypes.c_bool, _ADDRESS, _ADDRESS, ctypes.c_char_p, _SIZE, _ADDRESS
+)
+_define_func = _bind(
+    "wasmtime_linker_define_func_unchecked",
+    _ADDRESS,
+    _ADDRESS,
+    ctypes.c_char_p,
+    _SIZE,
+    ctypes.c_char_p,
+    _SIZE,
+    _ADDRESS,
+    _ADDRESS,
+    _ADDRESS,
+    _ADDRESS,
+)
+caller_context = _bind("wasmtime_caller_context", _ADDRESS, _ADDRESS)
+"""`caller_context(caller) -> context`: the store context of a host callback's caller (the
+same address as the store's own context, which is what host functions use)."""
+memory_base = _bind("wasmtime_memory_data", _ADDRESS, _ADDRESS, _ADDRESS)
+"""`memory_base(context, memory) -> address` of a memory's first byte (None when it is empty)."""
+memory_size = _bind("wasmtime_memory_data_size", _SIZE, _ADDRESS, _ADDRESS)
+"""`memory_size(context, memory) -> bytes`."""
+
+# Our callback type: every argument an int, so ctypes builds no pointer objects per call.
+_Callback = ctypes.CFUNCTYPE(_SIZE, _ADDRESS, _ADDRESS, _ADDRESS, _SIZE)
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
-_NO_FINALIZER = ctypes.cast(0, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+# A `wasmtime_val_raw_t` is 16 bytes; an i32 or i64 sits at its start, little-endian.
+_RAW_VALUE_BYTES = 16
+_RAW_FIELDS = {"i32": "i12x", "i64": "q8x"}
+_RESULT_FORMATS = {"i32": "<i", "i64": "<q"}
 # ctypes callbacks must outlive every linker that refers to them.
 _keepalive: list[Any] = []
 
@@ -50,8 +99,7 @@ class HostFunction:
 def new_trap(message: str) -> int:
     """Create a wasmtime trap and return its address, as an unchecked callback returns it."""
     encoded = message.encode()
-    trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(encoded), len(encoded))
-    address: int = ctypes.cast(trap, ctypes.c_void_p).value or 0
+    address: int = _trap_new(encoded, len(encoded))
     return address
 
 
@@ -59,20 +107,22 @@ def _make_callback(function: HostFunction, frame_lookup: Callable[[], CallFrame 
     from .frame import GuestFault
 
     impl = function.impl
-    fields = tuple("i64" if p == "i64" else "i32" for p in function.params)
-    result_field = function.results[0] if function.results else None
+    unpack_args = struct.Struct("<" + "".join(_RAW_FIELDS[p] for p in function.params)).unpack_from
+    result_format = _RESULT_FORMATS[function.results[0]] if function.results else None
+    pack_result = struct.Struct(result_format).pack_into if result_format else None
+    # wasmtime passes max(params, results) slots: arguments in, the result out in slot 0.
+    slots = ctypes.c_char * (_RAW_VALUE_BYTES * max(len(function.params), len(function.results), 1))
     label = f"{function.module}.{function.name}"
 
-    def callback(_env: Any, caller: Any, values: Any, _count: int) -> int:
+    def callback(_env: int | None, caller: int, values: int, _count: int) -> int:
         frame = frame_lookup()
         if frame is None:
             return new_trap(f"{label} called outside a hook call")
-        frame.context = ffi.wasmtime_caller_context(caller)
         try:
-            args = [getattr(values[i], field) for i, field in enumerate(fields)]
-            result = impl(frame, *args)
-            if result_field is not None:
-                setattr(values[0], result_field, result)
+            raw = slots.from_address(values)
+            result = impl(frame, *unpack_args(raw))
+            if pack_result is not None:
+                pack_result(raw, 0, result)
             return 0
         except GuestFault as fault:
             frame.fault = fault
@@ -81,7 +131,7 @@ def _make_callback(function: HostFunction, frame_lookup: Callable[[], CallFrame 
             frame.fault = exc
             return new_trap(f"{label}: host error")
 
-    return ffi.wasmtime_func_unchecked_callback_t(callback)
+    return _Callback(callback)
 
 
 def define_host_functions(
@@ -90,49 +140,133 @@ def define_host_functions(
     frame_lookup: Callable[[], CallFrame | None],
 ) -> None:
     """Define every function on `linker`. Raises `wasmtime.WasmtimeError` on a duplicate name."""
+    linker_address = ctypes.cast(linker.ptr(), _ADDRESS).value
     for function in functions:
         callback = _make_callback(function, frame_lookup)
         functype = function.functype()
         _keepalive.append((callback, functype))
         module, name = function.module.encode(), function.name.encode()
-        error = ffi.wasmtime_linker_define_func_unchecked(
-            linker.ptr(),
+        error = _define_func(
+            linker_address,
             module,
             len(module),
             name,
             len(name),
-            functype.ptr(),
-            callback,
+            ctypes.cast(functype.ptr(), _ADDRESS).value,
+            ctypes.cast(callback, _ADDRESS).value,
             None,
-            _NO_FINALIZER,
+            None,
         )
         if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
+            raise _error(error)
 
 
-def call_unchecked(store: wasmtime.Store, func: wasmtime.Func) -> int:
-    """Call `func`, whose type must be `() -> i32` or `() -> ()`; return the i32 (0 for none).
+def _error(address: int) -> wasmtime.WasmtimeError:
+    """Wrap an owned `wasmtime_error_t` (an `ExitTrap` for WASI's `proc_exit`)."""
+    return wasmtime.WasmtimeError._from_ptr(ctypes.cast(address, ctypes.POINTER(ffi.wasmtime_error_t)))
 
-    Raises `wasmtime.Trap` for a trap and `wasmtime.WasmtimeError` (an `ExitTrap` for WASI's
-    `proc_exit`) for an error, as the documented API does.
+
+def _trap(address: int) -> wasmtime.Trap:
+    return wasmtime.Trap._from_ptr(ctypes.cast(address, ctypes.POINTER(ffi.wasm_trap_t)))
+
+
+class RawStore:
+    """A Store seen through its context address, with buffers reused by every call.
+
+    Used by one thread at a time, like the Store it wraps (and keeps alive).
     """
-    values = (ffi.wasmtime_val_raw_t * 1)()
-    trap = ctypes.POINTER(ffi.wasm_trap_t)()
-    error = ffi.wasmtime_func_call_unchecked(
-        store._context(), ctypes.byref(func._func), values, 1, ctypes.byref(trap)
-    )
-    if error:
-        raise wasmtime.WasmtimeError._from_ptr(error)
-    if trap:
-        raise wasmtime.Trap._from_ptr(trap)
-    result: int = values[0].i32
-    return result
+
+    __slots__ = ("_result", "_trap", "_trap_address", "_values", "_values_address", "context", "store")
+
+    def __init__(self, store: wasmtime.Store) -> None:
+        self.store = store
+        self.context: int = ctypes.cast(store._context(), _ADDRESS).value or 0
+        self._values = (ffi.wasmtime_val_raw_t * 1)()
+        self._values_address = ctypes.addressof(self._values)
+        self._result = ctypes.c_int32.from_buffer(self._values)
+        self._trap = _ADDRESS()
+        self._trap_address = ctypes.addressof(self._trap)
+
+    def set_deadline(self, ticks: int) -> None:
+        """Let the next call run until the epoch is `ticks` past the current one."""
+        _set_epoch_deadline(self.context, ticks)
+
+    def set_fuel(self, fuel: int) -> None:
+        """Raises `wasmtime.WasmtimeError` when the engine does not consume fuel."""
+        error = _set_fuel(self.context, fuel)
+        if error:
+            raise _error(error)
+
+    def _raise_failure(self, error: int | None) -> None:
+        trap, self._trap.value = self._trap.value, None
+        if error:
+            raise _error(error)
+        if trap:
+            raise _trap(trap)
+
+    def instantiate(self, pre: wasmtime.InstancePre) -> RawInstance:
+        """Instantiate a pre-linked module in this store (running its start function).
+
+        Raises `wasmtime.Trap` for a trap and `wasmtime.WasmtimeError` for an error.
+        """
+        instance = RawInstance(self)
+        pre_address = ctypes.cast(pre.ptr(), _ADDRESS).value
+        error = _instantiate(pre_address, self.context, ctypes.addressof(instance.handle), self._trap_address)
+        if error or self._trap.value:
+            self._raise_failure(error)
+        return instance
+
+    def call(self, func_address: int) -> int:
+        """Call the function at `func_address` (a `wasmtime_func_t` in this store), whose type
+        must be `() -> i32` or `() -> ()`; return the i32 (0 for none).
+
+        Raises `wasmtime.Trap` for a trap and `wasmtime.WasmtimeError` (an `ExitTrap` for
+        WASI's `proc_exit`) for an error, as the documented API does.
+        """
+        self._result.value = 0
+        error = _func_call(self.context, func_address, self._values_address, 1, self._trap_address)
+        if error or self._trap.value:
+            self._raise_failure(error)
+        return self._result.value
+
+    def memory_size(self, memory_address: int) -> int:
+        size: int = memory_size(self.context, memory_address)
+        return size
 
 
-def memory_region(context: Any, memory: wasmtime.Memory) -> tuple[int, int]:
-    """Return (base address, size in bytes) of `memory` as seen from a store context."""
-    raw = ctypes.byref(memory._memory)
-    base = ffi.wasmtime_memory_data(context, raw)
-    size: int = ffi.wasmtime_memory_data_size(context, raw)
-    address: int = ctypes.cast(base, ctypes.c_void_p).value or 0
-    return address, size
+class RawInstance:
+    """An instance in a `RawStore`, with its exports looked up by name."""
+
+    __slots__ = ("_exports", "handle", "store")
+
+    def __init__(self, store: RawStore) -> None:
+        self.store = store
+        self.handle = ffi.wasmtime_instance_t()
+        # Every export looked up so far, kept alive: callers hold addresses into them.
+        self._exports: dict[str, Any] = {}
+
+    def _export(self, name: str, kind: int) -> Any | None:
+        found = self._exports.get(name)
+        if found is None:
+            found = ffi.wasmtime_extern_t()
+            encoded = name.encode()
+            if not _export_get(
+                self.store.context,
+                ctypes.addressof(self.handle),
+                encoded,
+                len(encoded),
+                ctypes.addressof(found),
+            ):
+                return None
+            self._exports[name] = found
+        return found if found.kind == kind else None
+
+    def func_address(self, name: str) -> int | None:
+        """The address of the exported function `name`, or None if there is no such function."""
+        found = self._export(name, ffi.WASMTIME_EXTERN_FUNC.value)
+        return None if found is None else ctypes.addressof(found.of.func)
+
+    def memory_address(self, name: str) -> int | None:
+        """The address of the exported memory `name`, or None if there is no such memory."""
+        found = self._export(name, ffi.WASMTIME_EXTERN_MEMORY.value)
+        return None if found is None else ctypes.addressof(found.of.memory)
