@@ -85,9 +85,21 @@ test-wheel: install guests
 		assert 'site-packages' in wasmhooks.__file__, wasmhooks.__file__; print('testing', wasmhooks.__file__)"
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -m pytest -q -p no:cacheprovider
 
-# Prints per-request overhead figures and ratios measured in one run (never asserted).
-bench: install
+# The benchmarks of bench/: figures and ratios against baselines measured in the same run,
+# printed, never asserted. BENCH_QUICK=1 runs tiny counts. gunicorn_wrk.py needs Debian's wrk.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 	$(PY) bench/overhead.py
+	$(PY) bench/call_vs_extism.py
+	$(PY) bench/memory.py
+	$(PY) bench/gunicorn_wrk.py
+	@if [ -f bench/cold_start.py ]; then $(PY) bench/cold_start.py; fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info guest-examples/*/build guest-examples/assemblyscript/node_modules demo_project/db.sqlite3 demo_project/.wasm-cache

@@ -8,6 +8,7 @@ INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "wasmhoo
 MIDDLEWARE = ["wasmhooks.middleware.WasmHooksMiddleware"]
 # Stored modules and bindings live here; the benchmark migrates it at start.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WASMHOOKS_MODULES: dict[str, str] = {}
 WASMHOOKS_BINDINGS: list[dict[str, object]] = []
