@@ -12,3 +12,5 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WASMHOOKS_MODULES: dict[str, str] = {}
 WASMHOOKS_BINDINGS: list[dict[str, object]] = []
+# Each benchmark says where compiled modules go; none writes into the home folder.
+WASMHOOKS_CACHE_DIR = None

@@ -78,6 +78,9 @@ CACHES = {
 
 WASMHOOKS_MODULES: dict[str, str] = {}
 WASMHOOKS_BINDINGS: list[dict[str, object]] = []
+# Compiled modules in memory only: unset, they would go to the user's cache folder. Tests of
+# the disk cache set a temporary folder.
+WASMHOOKS_CACHE_DIR = None
 
 LOGGING = {
     "version": 1,

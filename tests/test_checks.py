@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connection
 from django.test import override_settings
 
+from tests.test_conf import cache_dir_unset
 from tests.wat import hook
 from wasmhooks.checks import check_database, check_settings
 from wasmhooks.models import WasmModule
@@ -189,10 +193,53 @@ def test_an_unknown_kv_cache_alias(alias):
         assert ids() == ["wasmhooks.E009"]
 
 
-@pytest.mark.parametrize(("cache_dir", "expected"), [(42, ["wasmhooks.E010"]), ("/tmp/wasm-cache", [])])
+@pytest.mark.parametrize(
+    ("cache_dir", "expected"),
+    [(42, ["wasmhooks.E010"]), ("/tmp/wasm-cache", []), (Path("/tmp/wasm-cache"), []), (None, [])],
+)
 def test_the_cache_dir_must_be_a_path(cache_dir, expected):
     with override_settings(WASMHOOKS_CACHE_DIR=cache_dir):
         assert ids() == expected
+
+
+def test_a_cache_dir_inside_a_file_cannot_be_written(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path / "file" / "cache")):
+        [message] = check_settings()
+    assert (message.id, message.level) == ("wasmhooks.W002", checks.WARNING)
+    assert f"{tmp_path / 'file'} is not a folder" in message.msg
+    assert "every process compiles every module" in message.msg
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_cache_dir_this_user_may_not_write(tmp_path, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: path != tmp_path and real_access(path, mode))
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path / "a" / "b")):
+        [message] = check_settings()
+    assert message.id == "wasmhooks.W002"
+    assert f"this user may not write in {tmp_path}" in message.msg
+
+
+def test_the_default_cache_dir_is_checked_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_bytes(b"")
+    with cache_dir_unset():
+        assert ids() == ["wasmhooks.W002"]
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        assert ids() == []
+
+
+def test_no_home_folder_means_memory_only_and_a_warning(monkeypatch):
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", no_home)
+    with cache_dir_unset():
+        [message] = check_settings()
+    assert message.id == "wasmhooks.W002"
+    assert "no home folder" in message.msg
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.test import override_settings
 
+from tests.test_conf import cache_dir_unset
 from tests.wat import hook
 from wasmhooks import registry
 from wasmhooks.registry import ModuleNotFound
@@ -50,9 +51,15 @@ def test_a_module_without_the_abi_marker_is_invalid_and_named():
 def test_compiled_modules_are_written_to_the_cache_dir(tmp_path):
     with override_hooks({"good": GOOD}, WASMHOOKS_CACHE_DIR=str(tmp_path)):
         registry.get_module("good")
-    [artifact] = tmp_path.iterdir()
-    assert artifact.suffix == ".cwasm"
+    [artifact] = tmp_path.glob("*.cwasm")
     assert artifact.stat().st_size > 0
+
+
+def test_by_default_compiled_modules_go_to_the_users_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with override_hooks({"good": GOOD}), cache_dir_unset():
+        registry.get_module("good")
+    assert sorted(path.suffix for path in (tmp_path / "wasmhooks").iterdir()) == [".cwasm", ".lock", ".sig"]
 
 
 def test_the_host_is_rebuilt_when_the_secret_key_changes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,51 @@ def check_defaults() -> list[CheckMessage]:
             )
         )
     errors.extend(_check_permission_classes())
-    cache_dir = conf.CACHE_DIR
-    if cache_dir is not None and not isinstance(cache_dir, str | Path):
-        errors.append(
-            Error(f"WASMHOOKS_CACHE_DIR must be a path or None, not {cache_dir!r}.", id="wasmhooks.E010")
-        )
+    errors.extend(check_cache_dir())
     return errors
+
+
+_NOT_CACHED = "so compiled modules are kept in memory only: every process compiles every module it runs."
+
+
+def check_cache_dir() -> list[CheckMessage]:
+    """E010 when `WASMHOOKS_CACHE_DIR` is not a path or None; W002 when compiled modules
+    cannot be written there (the folder, or the nearest one that exists, is not writable)."""
+    cache_dir = conf.CACHE_DIR
+    if cache_dir is None:
+        if not conf.cache_dir_unset:
+            return []
+        return [
+            Warning(
+                f"WASMHOOKS_CACHE_DIR is unset and this user has no home folder, {_NOT_CACHED}",
+                hint="Set WASMHOOKS_CACHE_DIR to a folder this user may write, or to None.",
+                id="wasmhooks.W002",
+            )
+        ]
+    if not isinstance(cache_dir, str | Path):
+        return [Error(f"WASMHOOKS_CACHE_DIR must be a path or None, not {cache_dir!r}.", id="wasmhooks.E010")]
+    problem = _unwritable(Path(cache_dir))
+    if problem is None:
+        return []
+    return [
+        Warning(
+            f"WASMHOOKS_CACHE_DIR is {str(cache_dir)!r}, but {problem}, {_NOT_CACHED}",
+            hint="Set WASMHOOKS_CACHE_DIR to a folder this user may write, or to None.",
+            id="wasmhooks.W002",
+        )
+    ]
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why compiled modules cannot be written in `folder` (created if missing), or None."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"this user may not write in {existing}"
+    return None
 
 
 def _check_permission_classes() -> list[CheckMessage]:

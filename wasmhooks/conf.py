@@ -8,6 +8,8 @@ table, the compiled modules) is cached elsewhere and dropped on the same signal.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,23 @@ DEFAULT_KV_CACHE = "default"
 DEFAULT_MAX_MODULE_BYTES = 10 * 1024 * 1024
 DEFAULT_RELOAD_INTERVAL = 1.0
 DEFAULT_API_PERMISSION_CLASSES = ("wasmhooks.api.permissions.ModelPermissions",)
+
+
+_UNSET = object()
+
+
+def default_cache_dir() -> Path | None:
+    """The folder for compiled modules when `WASMHOOKS_CACHE_DIR` is unset: the user's cache
+    folder, `$XDG_CACHE_HOME/wasmhooks` or else `~/.cache/wasmhooks`; None when the user has
+    no home folder.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative, which the XDG spec says to ignore
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no $HOME and no entry in the user database
+            return None
+    return Path(base) / "wasmhooks"
 
 
 class WasmHooksSettings:
@@ -63,8 +82,15 @@ class WasmHooksSettings:
 
     @property
     def CACHE_DIR(self) -> Any:
-        """Folder for signed compiled modules; None keeps them in memory only."""
-        return self._read("WASMHOOKS_CACHE_DIR", None)
+        """Folder for signed compiled modules; None keeps them in memory only. Unset, it is
+        `default_cache_dir()`."""
+        value = self._read("WASMHOOKS_CACHE_DIR", _UNSET)
+        return default_cache_dir() if value is _UNSET else value
+
+    @property
+    def cache_dir_unset(self) -> bool:
+        """Whether `WASMHOOKS_CACHE_DIR` is left out of the settings (not even None)."""
+        return self._read("WASMHOOKS_CACHE_DIR", _UNSET) is _UNSET
 
     @property
     def KV_CACHE(self) -> Any:

@@ -1,19 +1,17 @@
-"""Compiled modules, cached by sha256 in memory and, signed, on disk.
+"""Compiled modules, cached by sha256 in memory and, signed, on disk (see `artifacts`).
 
-Compiling a module takes tens of milliseconds to seconds; loading a serialized artifact takes
-about a millisecond. A serialized artifact is native code, so a file in the cache folder is
-loaded only when it carries our HMAC (keyed by the caller, from `SECRET_KEY` in Django) over
-the module's sha256, the engine fingerprint and the artifact itself. Anything else in the
-folder is ignored and overwritten, never run.
+Compiling a module takes tens of milliseconds to seconds; loading its sealed artifact from disk
+takes about a millisecond, whatever its size. The processes of a host compile a module once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import hmac
+import json
 import logging
 import os
-import tempfile
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +19,10 @@ from pathlib import Path
 import wasmtime
 
 from . import engine as engine_module
+from .artifacts import ArtifactStore, one_line
 from .errors import ModuleInvalid
 
 logger = logging.getLogger("wasmhooks.runtime")
-
-_SIGNATURE_BYTES = 32
-_FILE_SUFFIX = ".cwasm"
 
 
 @dataclass(frozen=True)
@@ -48,37 +44,45 @@ class CompiledModule:
     """Exported memories by name, with their declared minimum size in bytes."""
     imports: tuple[tuple[str, str, str], ...]
     """(module, name, kind) of every import, kind being "func", "memory", "table" or "global"."""
+    imported_functions: dict[tuple[str, str], FunctionSignature] = field(default_factory=dict)
+    """The signature of every imported function, by (module, name)."""
 
     @property
     def import_modules(self) -> frozenset[str]:
         return frozenset(module for module, _name, _kind in self.imports)
 
 
-def _valtype_name(valtype: wasmtime.ValType) -> str:
-    return str(valtype)
+_KINDS = {
+    wasmtime.FuncType: "func",
+    wasmtime.MemoryType: "memory",
+    wasmtime.TableType: "table",
+    wasmtime.GlobalType: "global",
+}
+_DESCRIPTION_FORMAT = 1
+
+
+def _signature(functype: wasmtime.FuncType) -> FunctionSignature:
+    return FunctionSignature(tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results))
 
 
 def _describe(module: wasmtime.Module, sha256: str, size: int) -> CompiledModule:
+    """`module` with what it imports and exports, asked of wasmtime (about 1 ms for a module
+    that imports the 31 host functions: each answer crosses into C several times)."""
     functions: dict[str, FunctionSignature] = {}
     memories: dict[str, int] = {}
     for export in module.exports:
         kind = export.type
         if isinstance(kind, wasmtime.FuncType):
-            functions[export.name] = FunctionSignature(
-                tuple(_valtype_name(p) for p in kind.params),
-                tuple(_valtype_name(r) for r in kind.results),
-            )
+            functions[export.name] = _signature(kind)
         elif isinstance(kind, wasmtime.MemoryType):
             memories[export.name] = kind.limits.min * 65536
     imports = []
+    imported_functions: dict[tuple[str, str], FunctionSignature] = {}
     for item in module.imports:
-        kind_name = {
-            wasmtime.FuncType: "func",
-            wasmtime.MemoryType: "memory",
-            wasmtime.TableType: "table",
-            wasmtime.GlobalType: "global",
-        }.get(type(item.type), "other")
-        imports.append((item.module, item.name or "", kind_name))
+        kind, name = item.type, item.name or ""
+        imports.append((item.module, name, _KINDS.get(type(kind), "other")))
+        if isinstance(kind, wasmtime.FuncType):
+            imported_functions[(item.module, name)] = _signature(kind)
     return CompiledModule(
         sha256=sha256,
         size=size,
@@ -87,6 +91,51 @@ def _describe(module: wasmtime.Module, sha256: str, size: int) -> CompiledModule
         functions=functions,
         memories=memories,
         imports=tuple(imports),
+        imported_functions=imported_functions,
+    )
+
+
+def _encode(compiled: CompiledModule) -> bytes:
+    """What `compiled` imports and exports, stored with its artifact so a restart need not ask."""
+    imported = compiled.imported_functions
+    return json.dumps(
+        {
+            "format": _DESCRIPTION_FORMAT,
+            "functions": {name: [s.params, s.results] for name, s in compiled.functions.items()},
+            "memories": compiled.memories,
+            "imports": compiled.imports,
+            "imported_functions": [[m, n, s.params, s.results] for (m, n), s in imported.items()],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _signature_of(params: list[str], results: list[str]) -> FunctionSignature:
+    return FunctionSignature(tuple(params), tuple(results))
+
+
+def _decode(description: bytes, module: wasmtime.Module, sha256: str, size: int) -> CompiledModule:
+    """`module` with the description `_encode` stored; asked of wasmtime again if that was
+    written in another format (by another version of wasmhooks)."""
+    try:
+        found = json.loads(description)
+        if found["format"] != _DESCRIPTION_FORMAT:
+            raise ValueError(found["format"])
+        functions = {name: _signature_of(*types) for name, types in found["functions"].items()}
+        imported = {(m, n): _signature_of(p, r) for m, n, p, r in found["imported_functions"]}
+        imports = tuple((m, n, k) for m, n, k in found["imports"])
+        memories = dict(found["memories"])
+    except (ValueError, KeyError, TypeError):
+        return _describe(module, sha256, size)
+    return CompiledModule(
+        sha256=sha256,
+        size=size,
+        module=module,
+        generation=engine_module.generation(),
+        functions=functions,
+        memories=memories,
+        imports=imports,
+        imported_functions=imported,
     )
 
 
@@ -94,24 +143,25 @@ class ModuleCache:
     """Compile modules once per process, and once per host when `cache_dir` is set.
 
     The process keeps the `max_modules` most recently compiled; an entry dropped here stays
-    alive as long as something else (a loaded module) holds it.
+    alive as long as something else (a loaded module) holds it. On disk, see `artifacts`.
     """
 
     def __init__(
         self, cache_dir: str | os.PathLike[str] | None, signing_key: bytes, max_modules: int = 256
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.disk = ArtifactStore(self.cache_dir, signing_key) if self.cache_dir else None
         self.max_modules = max_modules
-        self._signing_key = hashlib.sha256(b"wasmhooks.compiled-module:" + signing_key).digest()
         self._compiled: OrderedDict[str, CompiledModule] = OrderedDict()
         self._lock = engine_module.ForkSafeLock()
 
     def load(self, wasm: bytes, *, keep: bool = True) -> CompiledModule:
         """Return the compiled form of `wasm`, compiling it only if no cache has it.
 
-        With `keep=False` a module compiled here is not kept (in memory or on disk): for
-        bytes that may yet be rejected; `keep()` it once accepted. Raises `ModuleInvalid`
-        when the bytes are not a valid module.
+        With a cache folder, the processes of a host that load a new module at once compile
+        it once: the others wait for it and load its artifact. With `keep=False` a module
+        compiled here is not kept (in memory or on disk): for bytes that may yet be rejected;
+        `keep()` it once accepted. Raises `ModuleInvalid` when the bytes are not a valid module.
         """
         sha256 = hashlib.sha256(wasm).hexdigest()
         compiled = self.cached(sha256)
@@ -120,24 +170,40 @@ class ModuleCache:
         with self._lock:
             compiled = self.cached(sha256)
             if compiled is None:
-                module = self._load_from_disk(sha256)
-                from_disk = module is not None
-                if module is None:
-                    module = self._compile(wasm)
-                compiled = _describe(module, sha256, len(wasm))
+                compiled = self._load(sha256, wasm, keep)
                 if keep:
-                    self._remember(compiled, on_disk=not from_disk)
+                    self._remember(compiled)
             return compiled
+
+    def _load(self, sha256: str, wasm: bytes, keep: bool) -> CompiledModule:
+        disk = self.disk
+        found = disk.load_sealed(sha256) if disk else None
+        if found is None and disk is not None and keep:
+            # One process of the host compiles; the others wait here, then load its artifact.
+            with disk.lock(sha256):
+                found = disk.load_checked(sha256)
+                if found is None:
+                    compiled = _describe(self._compile(sha256, wasm), sha256, len(wasm))
+                    disk.store(sha256, compiled.module, _encode(compiled))
+                    return compiled
+        if found is not None:
+            module, description = found
+            return _decode(description, module, sha256, len(wasm))
+        return _describe(self._compile(sha256, wasm), sha256, len(wasm))
 
     def keep(self, compiled: CompiledModule) -> None:
         """Keep a module compiled with `load(keep=False)`, in memory and (if set) on disk."""
         with self._lock:
-            if self.cached(compiled.sha256) is None:
-                self._remember(compiled, on_disk=True)
+            if self.cached(compiled.sha256) is not None:
+                return
+            disk = self.disk
+            if disk is not None:
+                with disk.lock(compiled.sha256):
+                    if disk.load_sealed(compiled.sha256) is None:
+                        disk.store(compiled.sha256, compiled.module, _encode(compiled))
+            self._remember(compiled)
 
-    def _remember(self, compiled: CompiledModule, *, on_disk: bool) -> None:
-        if on_disk:
-            self._store_on_disk(compiled.sha256, compiled.module)
+    def _remember(self, compiled: CompiledModule) -> None:
         self._compiled[compiled.sha256] = compiled
         self._compiled.move_to_end(compiled.sha256)
         while len(self._compiled) > self.max_modules:
@@ -154,75 +220,39 @@ class ModuleCache:
         """`compiled`, or the same module rebuilt for this Engine if it was built before a fork.
 
         A module compiled by the parent's Engine cannot be instantiated by the child's; its
-        native code is still valid, so it is serialized and loaded again, never recompiled.
+        native code is still valid, so it is loaded again (from its sealed artifact if there is
+        one, else serialized and deserialized), never recompiled.
         """
         if compiled.generation == engine_module.generation():
             return compiled
         with self._lock:
             current = self._compiled.get(compiled.sha256)
             if current is None or current.generation != engine_module.generation():
-                artifact = bytes(compiled.module.serialize())
-                module = wasmtime.Module.deserialize(engine_module.get_engine(), artifact)
-                current = _describe(module, compiled.sha256, compiled.size)
+                module = self.module_for(engine_module.get_engine(), compiled)
+                # What it imports and exports is the same for every Engine.
+                current = dataclasses.replace(compiled, module=module, generation=engine_module.generation())
                 self._compiled[compiled.sha256] = current
             return current
 
-    def _compile(self, wasm: bytes) -> wasmtime.Module:
+    def module_for(self, engine: wasmtime.Engine, compiled: CompiledModule) -> wasmtime.Module:
+        """The code of `compiled` loaded into `engine`, an Engine with the same settings as the
+        process's (a pooled one, or the process's own after a fork): mapped from its sealed
+        artifact when there is one (under a millisecond), else serialized and deserialized
+        (tens of milliseconds for a module of 1 MB).
+        """
+        found = self.disk.load_sealed(compiled.sha256, engine) if self.disk else None
+        if found is not None:
+            return found[0]
+        return wasmtime.Module.deserialize(engine, compiled.module.serialize())
+
+    def _compile(self, sha256: str, wasm: bytes) -> wasmtime.Module:
         if wasm[:4] != b"\0asm":
             raise ModuleInvalid("not a WebAssembly binary (no \\0asm header)")
+        started = time.perf_counter()
         try:
-            return wasmtime.Module(engine_module.get_engine(), wasm)
+            module = wasmtime.Module(engine_module.get_engine(), wasm)
         except wasmtime.WasmtimeError as exc:
-            raise ModuleInvalid(f"does not compile: {_one_line(exc)}") from None
-
-    def _path(self, sha256: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / f"{sha256}-{engine_module.fingerprint()}{_FILE_SUFFIX}"
-
-    def _signature(self, sha256: str, artifact: bytes) -> bytes:
-        message = f"{sha256}:{engine_module.fingerprint()}:".encode() + artifact
-        return hmac.new(self._signing_key, message, hashlib.sha256).digest()
-
-    def _load_from_disk(self, sha256: str) -> wasmtime.Module | None:
-        path = self._path(sha256)
-        if path is None:
-            return None
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        signature, artifact = data[:_SIGNATURE_BYTES], data[_SIGNATURE_BYTES:]
-        if not hmac.compare_digest(signature, self._signature(sha256, artifact)):
-            logger.warning("ignoring unsigned or tampered compiled module %s", path)
-            return None
-        try:
-            return wasmtime.Module.deserialize(engine_module.get_engine(), artifact)
-        except wasmtime.WasmtimeError as exc:
-            logger.warning("cannot load compiled module %s: %s", path, _one_line(exc))
-            return None
-
-    def _store_on_disk(self, sha256: str, module: wasmtime.Module) -> None:
-        path = self._path(sha256)
-        if path is None:
-            return
-        artifact = bytes(module.serialize())
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=_FILE_SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(self._signature(sha256, artifact) + artifact)
-                os.replace(temporary, path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
-        except OSError as exc:
-            logger.warning("cannot write compiled module cache %s: %s", path, exc)
-
-
-def _one_line(exc: BaseException) -> str:
-    """wasmtime's message on one line: the summary, then each cause ("a: b: c")."""
-    lines = [line.strip() for line in str(exc).splitlines()]
-    parts = [line for line in lines if line and line != "Caused by:"]
-    return ": ".join(parts) if parts else type(exc).__name__
+            raise ModuleInvalid(f"does not compile: {one_line(exc)}") from None
+        elapsed_ms = (time.perf_counter() - started) * 1e3
+        logger.debug("compiled module %s (%d bytes) in %.0f ms", sha256, len(wasm), elapsed_ms)
+        return module
