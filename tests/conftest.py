@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,17 @@ def _fresh_wasmhooks_state(_database: None) -> Iterator[None]:
     reset_state()
     yield
     reset_state()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_compiles() -> Iterator[None]:
+    """Keep the runtime's debug lines ("compiled module ...") out of tests that capture guests'
+    logs at DEBUG; tests about the runtime's own lines set its level themselves."""
+    runtime_logger = logging.getLogger("wasmhooks.runtime")
+    level = runtime_logger.level
+    runtime_logger.setLevel(logging.INFO)
+    yield
+    runtime_logger.setLevel(level)
 
 
 @pytest.fixture

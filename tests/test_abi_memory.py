@@ -112,3 +112,30 @@ def test_write_capped_checks_the_whole_buffer_even_for_a_short_value(frame, memo
     with pytest.raises(GuestFault):
         memory.write_capped(SIZE - 2, 4, b"a")
     assert frame.contents()[SIZE - 2 : SIZE] == b"\0\0"
+
+
+class GrowingFrame(FakeFrame):
+    """A frame whose first view is older than the memory: the guest grew it since."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    def memory_view(self) -> memoryview:
+        return memoryview(self.buffer).cast("B")[:16]
+
+    def grown_memory_view(self) -> memoryview:
+        self.looks += 1
+        return super().memory_view()
+
+
+def test_an_access_past_the_view_looks_again_before_it_is_refused():
+    frame = GrowingFrame()
+    memory = GuestMemory(frame)
+    memory.write(8, b"early")
+    assert frame.looks == 0  # inside the old view: no second look
+    memory.write(SIZE - 4, b"late")
+    assert frame.looks == 1
+    assert frame.contents()[SIZE - 4 :] == b"lateCANARY!!"
+    with pytest.raises(GuestFault, match=f"outside guest memory \\({SIZE} bytes\\)"):
+        memory.read(SIZE - 2, 4)

@@ -7,7 +7,7 @@ import pytest
 from tests.guests import guest
 from tests.test_abi_support import BUF, PAGE, FakeRequest, Guest, hook_call, invoke, place, probe
 from wasmhooks.abi import Phase, v1
-from wasmhooks.abi.state import BodyTooLarge
+from wasmhooks.abi.state import BodyTooLarge, HookCall
 
 HEADERS_TEXT = b"host: example.com\naccept: */*\n"
 REQUEST_READERS = [
@@ -284,3 +284,8 @@ def test_context_set_without_a_request_is_not_allowed():
     data, [key, value] = place("k", "v")
     assert probe("context_set", *key, *value, call=call, data=data).result == v1.NOT_ALLOWED
     assert call.context_changes == {}
+
+
+def test_a_call_without_a_request_has_no_headers():
+    call = HookCall(phase=Phase.CALL, module="m")
+    assert (call.request_header("host"), call.request_headers(), call.request_headers()) == (None, {}, {})

@@ -302,3 +302,17 @@ def test_a_set_cookie_value_of_one_cookie_is_accepted(function, value):
         probe(function, *name_range, *value_range, call=hook_call(response=response), data=data).result == 0
     )
     assert response.headers == {"set-cookie": ("Set-Cookie", value)}
+
+
+def test_header_names_are_checked_right_once_the_cache_is_full(monkeypatch):
+    from wasmhooks.abi import state
+
+    monkeypatch.setattr(state, "_checked_names", {})
+    monkeypatch.setattr(state, "_MAX_CHECKED_NAMES", 1)
+    assert [state.valid_header_name(name) for name in ("X-A", "X B", "X-A", "X B")] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert state._checked_names == {"X-A": True}

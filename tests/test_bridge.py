@@ -11,6 +11,7 @@ from django.test import override_settings
 import wasmhooks
 from tests.views import loads
 from tests.wat import BUF, READ, Guest, number
+from wasmhooks.bridge import DjangoRequestSource
 from wasmhooks.testutils import override_hooks
 
 READERS = ["request_method", "request_path", "request_query", "request_headers", "request_body"]
@@ -200,3 +201,32 @@ def test_a_header_set_then_removed_in_on_response_removes_the_views_header(clien
     with override_hooks({"flip": wasm}, [{"module": "flip", "pattern": "^/"}]):
         response = client.get("/x/")
     assert "X-View" not in response
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("x-one", "1"),
+        ("content-type", "text/plain"),
+        ("content-length", "7"),
+        ("host", None),  # the test client sends none
+        ("x-missing", None),
+        ("x_one", None),  # Django's headers never have "_" in their names
+        ("x-ünï", None),
+    ],
+)
+def test_one_request_header_is_what_all_of_them_hold(rf, name, expected):
+    request = rf.post("/p/", b"payload", content_type="text/plain", headers={"X-One": "1"})
+    request.META["CONTENT_LENGTH"] = "7"
+    source = DjangoRequestSource(request)
+    assert source.header(name) == expected
+    assert source.header(name) == source.headers().get(name)
+
+
+def test_header_lookups_stay_right_once_the_name_cache_is_full(rf, monkeypatch):
+    from wasmhooks import bridge
+
+    monkeypatch.setattr(bridge, "_meta_keys", {f"x-{n}": ("HTTP_X_FILLER",) for n in range(4096)})
+    source = DjangoRequestSource(rf.get("/", headers={"X-Late": "yes"}))
+    assert [source.header("x-late"), source.header("x-late")] == ["yes", "yes"]
+    assert "x-late" not in bridge._meta_keys

@@ -8,6 +8,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -62,10 +63,16 @@ def test_fingerprint_is_stable_and_short() -> None:
     int(engine.fingerprint(), 16)
 
 
-def test_fingerprint_changes_with_the_wasmtime_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = engine.fingerprint()
-    monkeypatch.setattr(engine, "version", lambda name: "0.0.0")
-    assert engine.fingerprint() != before
+def test_fingerprint_is_of_the_installed_wasmtime_and_changes_with_its_version() -> None:
+    assert engine.fingerprint() == engine._fingerprint(version("wasmtime"))
+    assert engine._fingerprint("0.0.0") != engine.fingerprint()
+
+
+def test_the_wasmtime_version_is_not_looked_up_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[str] = []
+    monkeypatch.setattr(engine, "version", lambda name: looked_up.append(name) or "0.0.0")
+    engine.fingerprint()
+    assert looked_up == []  # once, on import: not on the first request of a process
 
 
 def run_in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -184,3 +191,35 @@ def test_a_lock_from_before_a_fork_is_replaced_on_first_use(monkeypatch: pytest.
     with lock:
         assert lock._lock is not before
         assert lock._lock.locked()
+
+
+def test_deadlines_are_worked_out_once_per_timeout_and_never_kept_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "_ticks", {})
+    assert [engine.deadline_ticks(12.5) for _ in range(3)] == [4, 4, 4]
+    assert engine._ticks == {12.5: 4}
+    expected = {timeout_ms: engine.deadline_ticks(timeout_ms) for timeout_ms in range(1, 2000)}
+    assert len(engine._ticks) == 1024
+    assert {timeout_ms: engine.deadline_ticks(timeout_ms) for timeout_ms in range(1, 2000)} == expected
+    assert expected[1000] == 201
+
+
+def test_threads_asking_for_the_pooled_engine_at_once_get_the_same_one() -> None:
+    ticker = engine._ticker
+    engine._reset_after_fork()
+    if ticker is not None:
+        ticker.stop()
+    engines: list[wasmtime.Engine | None] = []
+    get_engine()
+    with engine._lock:  # both threads pass the fast path and queue on the lock
+        threads = [
+            threading.Thread(target=lambda: engines.append(engine.get_pooled_engine())) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert len(engines) == 2 and engines[0] is engines[1] is engine.get_pooled_engine() is not None
+    assert engine._ticker is not None and engine._ticker.engines == (get_engine(), engines[0])

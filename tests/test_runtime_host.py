@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 import wasmtime
@@ -13,6 +15,7 @@ from wasmhooks.runtime import (
     HookABIError,
     HookError,
     HookHostError,
+    HookTimeout,
     HookTrap,
     HostFunction,
     Limits,
@@ -20,6 +23,7 @@ from wasmhooks.runtime import (
     engine,
     get_engine,
 )
+from wasmhooks.runtime import host as host_module
 
 COUNTER = """
 (module
@@ -171,3 +175,154 @@ def test_a_result_outside_expect_is_an_abi_error_and_drops_the_instance(host: Wa
 
 def test_a_result_inside_expect_is_returned(host: WasmHost) -> None:
     assert host.call(host.compile(wasm()), "incr", limits=LIMITS, label="counter", expect=(1,)) == 1
+
+
+# Fresh instances come from the pooled engine, or from the on-demand one when it cannot take them.
+
+NESTING = """
+(module
+  (import "test" "nest" (func $nest (result i32)))
+  (func (export "nest") (result i32) (call $nest))
+)
+"""
+
+
+def nest(frame: CallFrame) -> int:
+    """Call `nest` again on a fresh instance, holding this one, until the depth runs out."""
+    host, depth = frame.state
+    if depth == 1:
+        return 1
+    result: int = host.call(
+        host.compile(wasm(NESTING)), "nest", limits=LIMITS, state=(host, depth - 1), isolate=True
+    )
+    return result + 1
+
+
+class Recorded(host_module.GuestInstance):
+    """A `GuestInstance` that records which engine each successfully created one came from."""
+
+    pooled: ClassVar[list[bool]] = []
+
+    def __init__(self, *args: Any, pooled: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, pooled=pooled, **kwargs)
+        Recorded.pooled.append(pooled)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    monkeypatch.setattr(host_module, "GuestInstance", Recorded)
+    Recorded.pooled = []
+    return Recorded.pooled
+
+
+def replace_engines() -> None:
+    """Start again with new engines, as a forked child does."""
+    ticker = engine._ticker
+    engine._reset_after_fork()
+    if ticker is not None:
+        ticker.stop()
+
+
+@pytest.fixture
+def pool_of_two(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(engine, "POOL_SLOTS", 2)
+    replace_engines()
+    yield
+    monkeypatch.undo()
+    replace_engines()
+
+
+def test_a_fresh_instance_comes_from_the_pooled_engine(recorded: list[bool]) -> None:
+    host = WasmHost([HostFunction("test", "nest", (), ("i32",), nest)])
+    assert host.call(host.compile(wasm(NESTING)), "nest", limits=LIMITS, state=(host, 1), isolate=True) == 1
+    assert recorded == [True]
+
+
+@pytest.mark.usefixtures("pool_of_two")
+def test_fresh_instances_past_the_pool_come_from_the_on_demand_engine(recorded: list[bool]) -> None:
+    host = WasmHost([HostFunction("test", "nest", (), ("i32",), nest)])
+    compiled = host.compile(wasm(NESTING))
+    assert host.call(compiled, "nest", limits=LIMITS, state=(host, 4), isolate=True) == 4
+    assert recorded == [True, True, False, False]
+    assert host.call(compiled, "nest", limits=LIMITS, state=(host, 2), isolate=True) == 2  # slots freed
+    assert recorded[4:] == [True, True]
+
+
+def test_without_a_pooled_engine_fresh_instances_come_from_the_on_demand_one(
+    monkeypatch: pytest.MonkeyPatch, recorded: list[bool], caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse() -> wasmtime.Config:
+        raise wasmtime.WasmtimeError("cannot reserve the address space")
+
+    monkeypatch.setattr(engine, "_build_pooled_config", refuse)
+    replace_engines()
+    try:
+        host = WasmHost([HostFunction("test", "nest", (), ("i32",), nest)])
+        for _ in range(2):
+            assert (
+                host.call(host.compile(wasm(NESTING)), "nest", limits=LIMITS, state=(host, 1), isolate=True)
+                == 1
+            )
+    finally:
+        monkeypatch.undo()
+        replace_engines()
+    assert recorded == [False, False]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["fresh instances will not use a pooled engine: cannot reserve the address space"]
+
+
+def test_the_pooled_engines_epoch_ticks(recorded: list[bool]) -> None:
+    spin = '(module (func (export "spin") (result i32) (loop $l (br $l)) i32.const 0))'
+    host = WasmHost([])
+    started = time.monotonic()
+    with pytest.raises(HookTimeout):
+        host.call(host.compile(wasm(spin)), "spin", limits=Limits(timeout_ms=20), isolate=True)
+    assert time.monotonic() - started < 2
+    assert recorded == [True]
+
+
+TAGGED = """
+(module
+  (import "test" "tag" (func $tag))
+  (memory (export "memory") 1)
+  (func (export "tagged") (result i32) (call $tag) (i32.load (i32.const 64)))
+)
+"""
+
+
+def test_many_threads_each_call_their_own_instances_through_host_functions() -> None:
+    """Each thread's host function writes into its own guest's memory and reads it back."""
+
+    def tag(frame: CallFrame) -> None:
+        frame.memory_view()[64:68] = frame.state.to_bytes(4, "little")
+
+    host = WasmHost([HostFunction("test", "tag", (), (), tag)])
+    compiled = host.compile(wasm(TAGGED))
+    problems: list[str] = []
+
+    def worker(number: int) -> None:
+        for attempt in range(200):
+            tag_value = number * 1000 + attempt
+            isolate = attempt % 10 == 0
+            result = host.call(compiled, "tagged", limits=LIMITS, state=tag_value, isolate=isolate)
+            if result != tag_value:
+                problems.append(f"thread {number} call {attempt}: {result}")
+        if host.instance_count() != 1:
+            problems.append(f"thread {number} kept {host.instance_count()} instances")
+
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+
+
+def test_linked_modules_are_kept_up_to_the_caches_size(recorded: list[bool]) -> None:
+    host = WasmHost([])
+    host.modules.max_modules = 1
+    sources = [f'(module (func (export "run") (result i32) i32.const {n}))' for n in range(3)]
+    for _ in range(2):
+        for n, source in enumerate(sources):
+            assert host.call(host.compile(wasm(source)), "run", limits=LIMITS, isolate=True) == n
+    assert recorded == [True] * 6

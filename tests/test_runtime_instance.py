@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 import wasmtime
@@ -41,9 +42,23 @@ def sleep_ms(frame: object, ms: int) -> None:
     time.sleep(ms / 1000)
 
 
+class FreshHost(WasmHost):
+    """Runs every call on a fresh instance: from the pooled engine, where the limits must hold too."""
+
+    def call(self, *args: Any, **kwargs: Any) -> int:
+        return super().call(*args, **{**kwargs, "isolate": True})
+
+
 @pytest.fixture
-def host() -> WasmHost:
+def warm_host() -> WasmHost:
+    """For what only a reused instance shows."""
     return WasmHost([HostFunction("test", "sleep_ms", ("i32",), (), sleep_ms)])
+
+
+@pytest.fixture(params=[WasmHost, FreshHost], ids=["warm", "fresh"])
+def host(request: pytest.FixtureRequest) -> WasmHost:
+    host_class: type[WasmHost] = request.param
+    return host_class([HostFunction("test", "sleep_ms", ("i32",), (), sleep_ms)])
 
 
 def call(host: WasmHost, source: str, function: str, limits: Limits | None = None) -> int:
@@ -94,13 +109,13 @@ def test_time_spent_in_a_host_call_counts_towards_the_timeout(host: WasmHost) ->
         call(host, LOOPS, "oversleep", Limits(timeout_ms=50))
 
 
-def test_deadline_is_rearmed_before_every_call(host: WasmHost) -> None:
-    compiled = host.compile(wasm(LOOPS))
+def test_deadline_is_rearmed_before_every_call(warm_host: WasmHost) -> None:
+    compiled = warm_host.compile(wasm(LOOPS))
     limits = Limits(timeout_ms=100)
     started = time.monotonic()
     while time.monotonic() - started < 0.4:
-        assert host.call(compiled, "nap", limits=limits) == 0
-    assert host.instance_count() == 1
+        assert warm_host.call(compiled, "nap", limits=limits) == 0
+    assert warm_host.instance_count() == 1
 
 
 def test_one_guests_timeout_never_interrupts_another(host: WasmHost) -> None:
@@ -156,6 +171,16 @@ def test_fuel_is_refilled_before_every_call(host: WasmHost) -> None:
         assert host.call(compiled, "count_100", limits=Limits(fuel=2_000)) == 0
 
 
+def test_a_call_without_fuel_after_one_with_fuel_has_no_budget(warm_host: WasmHost) -> None:
+    compiled = warm_host.compile(wasm(FUEL))
+    assert warm_host.call(compiled, "count_100", limits=Limits(fuel=2_000)) == 0
+    for _ in range(2):  # the same instance: the small budget left over must not apply
+        assert warm_host.call(compiled, "count_1m", limits=Limits()) == 0
+    with pytest.raises(HookFuelExhausted):
+        warm_host.call(compiled, "count_1m", limits=Limits(fuel=2_000))
+    assert warm_host.call(compiled, "count_1m", limits=Limits()) == 0
+
+
 # Memory
 
 MEMORY = """
@@ -170,12 +195,12 @@ MEMORY = """
 """
 
 
-def test_grow_past_the_cap_returns_minus_one_to_the_guest(host: WasmHost) -> None:
-    compiled = host.compile(wasm(MEMORY))
+def test_grow_past_the_cap_returns_minus_one_to_the_guest(warm_host: WasmHost) -> None:
+    compiled = warm_host.compile(wasm(MEMORY))
     limits = Limits(memory_bytes=2 * PAGE)
-    assert host.call(compiled, "grow_4", limits=limits) == -1
-    assert host.call(compiled, "grow_1", limits=limits) == 1
-    assert host.call(compiled, "grow_1", limits=limits) == -1
+    assert warm_host.call(compiled, "grow_4", limits=limits) == -1
+    assert warm_host.call(compiled, "grow_1", limits=limits) == 1
+    assert warm_host.call(compiled, "grow_1", limits=limits) == -1
 
 
 def test_guest_that_traps_after_a_refused_grow_exceeded_its_memory(host: WasmHost) -> None:
@@ -272,10 +297,10 @@ INITIALIZE = """
 """
 
 
-def test_initialize_runs_once_per_instance(host: WasmHost) -> None:
-    compiled = host.compile(wasm(INITIALIZE))
-    assert [host.call(compiled, "inits", limits=Limits()) for _ in range(3)] == [1, 1, 1]
-    assert host.instance_count() == 1
+def test_initialize_runs_once_per_instance(warm_host: WasmHost) -> None:
+    compiled = warm_host.compile(wasm(INITIALIZE))
+    assert [warm_host.call(compiled, "inits", limits=Limits()) for _ in range(3)] == [1, 1, 1]
+    assert warm_host.instance_count() == 1
 
 
 def test_initialize_failure_fails_the_call(host: WasmHost) -> None:
@@ -424,7 +449,26 @@ def test_table_growth_past_the_element_cap_is_refused_to_the_guest() -> None:
     ],
     ids=["table-too-large", "too-many-tables"],
 )
-def test_tables_over_the_limits_at_instantiation_are_memory_exceeded(module: dict[str, int]) -> None:
+@pytest.mark.parametrize("isolate", [False, True], ids=["warm", "fresh"])
+def test_tables_over_the_limits_at_instantiation_are_memory_exceeded(
+    module: dict[str, int], isolate: bool
+) -> None:
     host = WasmHost([])
     with pytest.raises(HookMemoryExceeded):
-        host.call(host.compile(_tables(**module)), "grow", limits=Limits(), label="t")
+        host.call(host.compile(_tables(**module)), "grow", limits=Limits(), label="t", isolate=isolate)
+
+
+def test_memory_is_read_between_calls_within_its_bounds() -> None:
+    source = '(module (memory (export "memory") 1) (data (i32.const 8) "guest") (func (export "run")))'
+    host = WasmHost([])
+    instance = GuestInstance(host.linker, host.compile(wasm(source)), Limits(), None, "guest")
+    assert instance.read_memory(8, 5) == b"guest"
+    assert instance.read_memory(PAGE, 0) == b""
+    for ptr, length in ((PAGE - 2, 3), (-1, 2), (0, -1)):
+        with pytest.raises(ValueError, match="outside guest memory"):
+            instance.read_memory(ptr, length)
+    without = GuestInstance(
+        host.linker, host.compile(wasm('(module (func (export "run")))')), Limits(), None, "g"
+    )
+    with pytest.raises(ValueError, match="exports no memory"):
+        without.read_memory(0, 1)

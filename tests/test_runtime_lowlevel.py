@@ -18,6 +18,7 @@ from wasmhooks.runtime import (
     Limits,
     WasmHost,
     get_engine,
+    lowlevel,
 )
 
 GUEST = """
@@ -168,3 +169,37 @@ def test_host_function_outside_any_call_traps_instead_of_crashing(host: WasmHost
 def test_defining_a_host_function_twice_is_refused() -> None:
     with pytest.raises(wasmtime.WasmtimeError, match="`test::fault` defined twice"):
         WasmHost([FUNCTIONS[0], FUNCTIONS[0]]).linker  # noqa: B018
+
+
+def test_a_store_is_deleted_once_however_often_it_is_closed() -> None:
+    store = lowlevel.RawStore(get_engine())
+    store.close()
+    store.close()
+    del store  # and once more by the garbage collector: nothing happens
+
+
+def test_fuel_in_an_engine_that_does_not_consume_it_is_refused() -> None:
+    store = lowlevel.RawStore(wasmtime.Engine())
+    with pytest.raises(wasmtime.WasmtimeError, match="fuel is not configured"):
+        store.set_fuel(10)
+
+
+def test_exports_are_looked_up_by_name_and_kind() -> None:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, '(module (memory (export "memory") 1) (func (export "run")))')
+    store = lowlevel.RawStore(engine)
+    instance = store.instantiate(wasmtime.Linker(engine).instantiate_pre(module))
+    assert instance.func_address("run") is not None
+    assert instance.memory_address("memory") is not None
+    assert instance.func_address("memory") is None  # there, but not a function
+    assert instance.memory_address("run") is None
+    assert instance.func_address("missing") is None
+    assert instance.func_address("run") == instance.func_address("run")
+
+
+def test_a_trap_during_instantiation_is_raised_as_a_trap() -> None:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, "(module (func $start unreachable) (start $start))")
+    store = lowlevel.RawStore(engine)
+    with pytest.raises(wasmtime.Trap, match="unreachable"):
+        store.instantiate(wasmtime.Linker(engine).instantiate_pre(module))

@@ -36,6 +36,25 @@ def request_context(request: HttpRequest) -> dict[str, str]:
     return context
 
 
+_ALL_HEADERS: tuple[str, ...] = ("*",)
+_meta_keys: dict[str, tuple[str, ...]] = {}
+
+
+def _meta_keys_of(lower_name: str) -> tuple[str, ...]:
+    """The META keys that hold the header `lower_name`, as Django's `HttpHeaders` maps them;
+    `_ALL_HEADERS` when only building all of them tells."""
+    if "_" in lower_name:
+        keys: tuple[str, ...] = ()  # Django turns every "_" of a META key into "-"
+    elif not lower_name.isascii():  # str.upper() and str.title() may disagree beyond ASCII
+        keys = _ALL_HEADERS
+    else:
+        key = lower_name.upper().replace("-", "_")
+        keys = (key, "HTTP_" + key) if lower_name in _UNPREFIXED_HEADERS else ("HTTP_" + key,)
+    if len(_meta_keys) < 4096:  # guests ask for a handful of names
+        _meta_keys[lower_name] = keys
+    return keys
+
+
 class DjangoRequestSource:
     """A Django `HttpRequest` as the ABI reads it."""
 
@@ -57,18 +76,18 @@ class DjangoRequestSource:
         return {name.lower(): value for name, value in self.request.headers.items()}
 
     def header(self, lower_name: str) -> str | None:
-        # What `headers()` would hold under this name, read straight from META: names there
-        # never contain "_", since Django's `HttpHeaders` turns every "_" into "-".
-        if "_" in lower_name:
-            return None
-        if not lower_name.isascii():  # str.upper() and str.title() may disagree beyond ASCII
+        # What `headers()` would hold under this name, read straight from META.
+        keys = _meta_keys.get(lower_name)
+        if keys is None:
+            keys = _meta_keys_of(lower_name)
+        if keys is _ALL_HEADERS:
             return self.headers().get(lower_name)
         meta = self.request.META
-        key = lower_name.upper().replace("-", "_")
-        if lower_name in _UNPREFIXED_HEADERS and key in meta:
-            return str(meta[key])
-        value = meta.get("HTTP_" + key)
-        return None if value is None else str(value)
+        for key in keys:
+            value = meta.get(key)
+            if value is not None:
+                return str(value)
+        return None
 
     def body(self) -> bytes | None:
         try:

@@ -43,11 +43,7 @@ def call(
         raise HookABIError(
             f"{function!r} is not callable with wasmhooks.call", module=module, function=function
         )
-    limits = Limits(
-        timeout_ms=timeout_ms if timeout_ms is not None else conf.TIMEOUT_MS,
-        memory_bytes=int(conf.MEMORY_MB * 1024 * 1024),
-        fuel=conf.FUEL,
-    )
+    limits = _limits(timeout_ms if timeout_ms is not None else conf.TIMEOUT_MS, conf.MEMORY_MB, conf.FUEL)
     config = config.encode() if isinstance(config, str) else bytes(config)
     try:
         loaded = snapshot.resolve(module, request)
@@ -71,6 +67,12 @@ def call(
     if request is not None:
         bridge.apply_request_changes(request, state)
     return bytes(state.output)
+
+
+@functools.lru_cache(maxsize=64)
+def _limits(timeout_ms: float, memory_mb: float, fuel: int | None) -> Limits:
+    """The limits of a call: the same few, built once each (raises `ValueError` as `Limits` does)."""
+    return Limits(timeout_ms=timeout_ms, memory_bytes=int(memory_mb * 1024 * 1024), fuel=fuel)
 
 
 async def acall(

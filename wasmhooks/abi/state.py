@@ -19,7 +19,16 @@ _FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def valid_header_name(name: str) -> bool:
-    return bool(_HEADER_NAME.match(name))
+    known = _checked_names.get(name)
+    if known is None:
+        known = bool(_HEADER_NAME.match(name))
+        if len(_checked_names) < _MAX_CHECKED_NAMES:  # guests use a handful of names
+            _checked_names[name] = known
+    return known
+
+
+_checked_names: dict[str, bool] = {}
+_MAX_CHECKED_NAMES = 4096
 
 
 def valid_header_value(value: str) -> bool:

@@ -57,8 +57,7 @@ class CallFrame:
         """Give the frame its instance's memory: a `wasmtime_memory_t` address (None for none)
         in the store whose context address is `context`."""
         self._context, self._memory = context, memory
-        if memory is not None:
-            self._look()
+        self._view = None  # looked at on first use: many calls never touch memory
 
     def _look(self) -> memoryview:
         assert self._context is not None and self._memory is not None
@@ -79,7 +78,9 @@ class CallFrame:
         """
         view = self._view
         if view is None:
-            raise GuestFault("the module exports no memory named 'memory'")
+            if self._memory is None:
+                raise GuestFault("the module exports no memory named 'memory'")
+            view = self._look()
         return view
 
     def grown_memory_view(self) -> memoryview:
@@ -98,7 +99,8 @@ class CallFrame:
 
         Raises `GuestFault` when the guest exports no memory.
         """
-        return self._base, len(self.grown_memory_view())
+        size = len(self.grown_memory_view())
+        return self._base, size
 
     def __enter__(self) -> CallFrame:
         self._previous = getattr(_local, "frame", None)

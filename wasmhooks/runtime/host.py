@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import wasmtime
@@ -14,7 +14,7 @@ from . import engine as engine_module
 from . import lowlevel
 from .compiled import CompiledModule, ModuleCache
 from .frame import current_frame
-from .instance import GuestInstance, Limits, WasiConfigFactory
+from .instance import GuestInstance, InstanceRefused, Limits, WasiConfigFactory
 
 _PoolKey = tuple[str, int, str]
 
@@ -24,7 +24,7 @@ class WasmHost:
 
     Instances are reused on the thread that created them, for the same module, memory cap and
     label; a Store is therefore never touched by two threads. `isolate=True` gives one call a
-    fresh instance that is dropped afterwards.
+    fresh instance that is dropped afterwards, taken from the pooled engine when it has a slot.
     """
 
     def __init__(
@@ -40,32 +40,43 @@ class WasmHost:
         self.modules = ModuleCache(cache_dir, signing_key)
         self.wasi_config = wasi_config
         self.instances_per_thread = instances_per_thread
-        self._linker: wasmtime.Linker | None = None
-        # Modules already linked by the current linker, most recently used last.
-        self._prelinked: OrderedDict[str, wasmtime.InstancePre] = OrderedDict()
-        self._linker_generation = -1
+        self._main: _LinkedEngine | None = None
+        self._pooled: _LinkedEngine | None = None
         self._linker_lock = engine_module.ForkSafeLock()
         self._local = threading.local()
 
     @property
     def linker(self) -> wasmtime.Linker:
         """The Linker holding every host function (and WASI), built once per Engine."""
-        linker = self._linker
-        if linker is not None and self._linker_generation == engine_module.generation():
-            return linker
+        return self._linked_engine().linker
+
+    def _linked_engine(self) -> _LinkedEngine:
+        linked = self._main
+        if linked is not None and linked.generation == engine_module.generation():
+            return linked
         with self._linker_lock:
-            if self._linker is None or self._linker_generation != engine_module.generation():
-                linker = wasmtime.Linker(engine_module.get_engine())
-                if self.wasi_config is not None:
-                    linker.define_wasi()
-                    # Our host functions may replace WASI's (the sandbox shadows `poll_oneoff`).
-                    linker.allow_shadowing = True
-                lowlevel.define_host_functions(linker, self.host_functions, current_frame)
-                self._prelinked = OrderedDict()
-                self._linker = linker
-                self._linker_generation = engine_module.generation()
-            assert self._linker is not None
-            return self._linker
+            if self._main is None or self._main.generation != engine_module.generation():
+                self._main = _LinkedEngine(engine_module.get_engine(), self._define, compiles=True)
+            return self._main
+
+    def _linked_pooled_engine(self) -> _LinkedEngine | None:
+        linked = self._pooled
+        if linked is not None and linked.generation == engine_module.generation():
+            return linked
+        engine = engine_module.get_pooled_engine()
+        if engine is None:
+            return None
+        with self._linker_lock:
+            if self._pooled is None or self._pooled.generation != engine_module.generation():
+                self._pooled = _LinkedEngine(engine, self._define, compiles=False)
+            return self._pooled
+
+    def _define(self, linker: wasmtime.Linker) -> None:
+        if self.wasi_config is not None:
+            linker.define_wasi()
+            # Our host functions may replace WASI's (the sandbox shadows `poll_oneoff`).
+            linker.allow_shadowing = True
+        lowlevel.define_host_functions(linker, self.host_functions, current_frame)
 
     def compile(self, wasm: bytes, *, keep: bool = True) -> CompiledModule:
         """Compile `wasm` (cached; with `keep=False` not kept, see `ModuleCache.load`).
@@ -96,13 +107,12 @@ class WasmHost:
         if compiled.generation != engine_module.generation():
             compiled = self.modules.refresh(compiled)
         if isolate or wasi_config is not None:
-            return self._new_instance(compiled, limits, state, label, wasi_config).call(
-                function, limits, state, expect
-            )
+            fresh = self._new_instance(compiled, limits, state, label, wasi_config, pooled=True)
+            return fresh.call(function, limits, state, expect)
         pool = self._pool()
         key = (compiled.sha256, limits.memory_bytes, label)
         # Taken out while in use, so a re-entrant call on this thread gets its own.
-        instance = pool.pop(key, None)
+        instance: GuestInstance | None = pool.pop(key, None)
         if instance is None:
             instance = self._new_instance(compiled, limits, state, label)
         try:
@@ -128,7 +138,7 @@ class WasmHost:
         matches the failure, as a call would.
         """
         compiled = self.modules.refresh(compiled)
-        GuestInstance(self.linker, compiled, limits, wasi_config or self.wasi_config, label, state)
+        self._new_instance(compiled, limits, state, label, wasi_config)
 
     def instance_count(self) -> int:
         """How many warm instances this thread keeps."""
@@ -154,26 +164,59 @@ class WasmHost:
         state: Any,
         label: str,
         wasi_config: WasiConfigFactory | None = None,
+        *,
+        pooled: bool = False,
     ) -> GuestInstance:
-        linker = self.linker
-        pre = self._prelink(linker, compiled)
-        return GuestInstance(linker, compiled, limits, wasi_config or self.wasi_config, label, state, pre)
-
-    def _prelink(self, linker: wasmtime.Linker, compiled: CompiledModule) -> wasmtime.InstancePre | None:
-        """`compiled` linked once by `linker`, or None when it cannot be (the instance will then
-        report why)."""
-        with self._linker_lock:
-            prelinked = self._prelinked
-            pre = prelinked.get(compiled.sha256)
-            if pre is None or self._linker is not linker:
+        """A new instance; with `pooled`, from the pooled engine when it can take it."""
+        wasi_config = wasi_config or self.wasi_config
+        pooled_engine = self._linked_pooled_engine() if pooled else None
+        if pooled_engine is not None:
+            pre = pooled_engine.prelink(compiled, self.modules)
+            if pre is not None:
                 try:
-                    pre = linker.instantiate_pre(compiled.module)
-                except wasmtime.WasmtimeError:
-                    return None
-                if self._linker is linker:
-                    prelinked[compiled.sha256] = pre
-                    while len(prelinked) > self.modules.max_modules:
-                        prelinked.popitem(last=False)
-            else:
-                prelinked.move_to_end(compiled.sha256)
-            return pre
+                    return GuestInstance(
+                        pooled_engine.linker, compiled, limits, wasi_config, label, state, pre, pooled=True
+                    )
+                except InstanceRefused:
+                    pass  # no free slot, or too large for one: the on-demand engine says which
+        main = self._linked_engine()
+        pre = main.prelink(compiled, self.modules)
+        return GuestInstance(main.linker, compiled, limits, wasi_config, label, state, pre)
+
+
+class _LinkedEngine:
+    """An engine with a linker of every host function, and the modules it has linked."""
+
+    def __init__(
+        self, engine: wasmtime.Engine, define: Callable[[wasmtime.Linker], None], *, compiles: bool
+    ) -> None:
+        self.engine = engine
+        self.compiles = compiles
+        """Whether modules are compiled for this engine; if not, they are loaded into it."""
+        self.generation = engine_module.generation()
+        self.linker = wasmtime.Linker(engine)
+        define(self.linker)
+        # Most recently used last.
+        self._prelinked: OrderedDict[str, wasmtime.InstancePre] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prelink(self, compiled: CompiledModule, modules: ModuleCache) -> wasmtime.InstancePre | None:
+        """`compiled` linked once (loaded into this engine first if it was compiled for another),
+        or None when it cannot be: the instance will then report why."""
+        with self._lock:
+            pre = self._prelinked.get(compiled.sha256)
+            if pre is not None:
+                self._prelinked.move_to_end(compiled.sha256)
+                return pre
+        module = compiled.module
+        try:
+            if not self.compiles:  # the same settings: the native code loads as it is
+                module = modules.module_for(self.engine, compiled)
+            pre = self.linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError:
+            return None
+        with self._lock:
+            self._prelinked[compiled.sha256] = pre
+            while len(self._prelinked) > modules.max_modules:
+                self._prelinked.popitem(last=False)
+        return pre

@@ -24,10 +24,8 @@ from .errors import (
 from .frame import CallFrame, GuestFault
 
 PAGE_BYTES = 65536
-# Tables hold references (8 bytes an element): enough for any compiler's function table,
-# small enough that `table.grow` cannot be used to eat host memory.
-MAX_TABLE_ELEMENTS = 100_000
-MAX_TABLES = 8
+MAX_TABLE_ELEMENTS = engine_module.MAX_TABLE_ELEMENTS
+MAX_TABLES = engine_module.MAX_TABLES
 # Called with the instance's label; wasmtime runs WASI output callbacks on its own threads,
 # so the configuration must know which module it serves.
 WasiConfigFactory = Callable[[str], wasmtime.WasiConfig]
@@ -50,6 +48,11 @@ class Limits:
             raise ValueError("fuel must be positive or None")
 
 
+class InstanceRefused(Exception):
+    """The pooled engine could not instantiate a module (no free slot, or a module larger than
+    a slot allows); the caller tries the on-demand engine, which reports any real problem."""
+
+
 class GuestInstance:
     """An instantiated module in its own Store; never used by two threads at once.
 
@@ -66,11 +69,13 @@ class GuestInstance:
         label: str,
         state: Any = None,
         pre: wasmtime.InstancePre | None = None,
+        pooled: bool = False,
     ) -> None:
         """Instantiate `compiled` and run its `_initialize`, if any, under `limits`.
 
         `pre` is `compiled` already linked by `linker` (`Linker.instantiate_pre`), to skip
-        resolving its imports again.
+        resolving its imports again. With `pooled`, `linker`, `compiled` and `pre` belong to
+        the pooled engine, and an instantiation error (not a trap) raises `InstanceRefused`.
 
         Raises `HookMemoryExceeded` when the module's declared memory exceeds the cap, and
         any other `HookError` when its start function or `_initialize` fails.
@@ -79,15 +84,14 @@ class GuestInstance:
         self.label = label
         self.memory_bytes = limits.memory_bytes
         self.broken = False
-        self._armed_once = False
         declared = max(compiled.memories.values(), default=0)
         if declared > limits.memory_bytes:
             raise HookMemoryExceeded(
                 f"module declares {declared} bytes of memory, over the cap of {limits.memory_bytes}",
                 module=label,
             )
-        self.store = wasmtime.Store(engine_module.get_engine())
-        self.store.set_limits(
+        self.raw = lowlevel.RawStore(linker.engine)
+        self.raw.set_limits(
             memory_size=limits.memory_bytes,
             memories=1,
             table_elements=MAX_TABLE_ELEMENTS,
@@ -95,8 +99,7 @@ class GuestInstance:
             instances=1,
         )
         if wasi_config is not None and "wasi_snapshot_preview1" in compiled.import_modules:
-            self.store.set_wasi(wasi_config(label))
-        self.raw = lowlevel.RawStore(self.store)
+            self.raw.set_wasi(wasi_config(label))
         self._funcs: dict[str, int] = {}
         self.memory_address: int | None = None
         self._fuel_limited = False
@@ -111,6 +114,8 @@ class GuestInstance:
                     linker.instantiate_pre(compiled.module) if pre is None else pre
                 )
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                if pooled and type(exc) is wasmtime.WasmtimeError and self.frame.fault is None:
+                    raise InstanceRefused(str(exc)) from exc
                 raise self._failure(exc, self.frame) from self.frame.fault
         self.memory_address = self.instance.memory_address("memory")
         self.frame.attach_memory(self.raw.context, self.memory_address)
@@ -119,15 +124,12 @@ class GuestInstance:
             self._invoke(self._export("_initialize"), "_initialize", state)
 
     def _arm(self, limits: Limits) -> None:
+        """Set the deadline, and the fuel: the call's budget, or (after a call that had one)
+        an endless supply again. Calls without fuel after calls without fuel need only the
+        deadline, which `call` sets itself."""
         self.raw.set_deadline(engine_module.deadline_ticks(limits.timeout_ms))
-        if limits.fuel is not None:
-            self.raw.set_fuel(limits.fuel)
-            self._fuel_limited = True
-        elif self._fuel_limited or not self._armed_once:
-            # A limited call left little fuel behind; an unlimited one never runs out.
-            self.raw.set_fuel(engine_module.UNLIMITED_FUEL)
-            self._fuel_limited = False
-        self._armed_once = True
+        self._fuel_limited = limits.fuel is not None
+        self.raw.set_fuel(limits.fuel if limits.fuel is not None else engine_module.UNLIMITED_FUEL)
 
     def read_memory(self, ptr: int, length: int) -> bytes:
         """Copy `length` bytes at `ptr` out of the guest's memory, between calls.

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -61,6 +62,11 @@ _define_func = _bind(
     _ADDRESS,
     _ADDRESS,
 )
+_store_new = _bind("wasmtime_store_new", _ADDRESS, _ADDRESS, _ADDRESS, _ADDRESS)
+_store_context = _bind("wasmtime_store_context", _ADDRESS, _ADDRESS)
+_store_delete = _bind("wasmtime_store_delete", None, _ADDRESS)
+_store_limiter = _bind("wasmtime_store_limiter", None, _ADDRESS, *[ctypes.c_int64] * 5)
+_set_wasi = _bind("wasmtime_context_set_wasi", _ADDRESS, _ADDRESS, _ADDRESS)
 caller_context = _bind("wasmtime_caller_context", _ADDRESS, _ADDRESS)
 """`caller_context(caller) -> context`: the store context of a host callback's caller (the
 same address as the store's own context, which is what host functions use)."""
@@ -73,7 +79,6 @@ memory_size = _bind("wasmtime_memory_data_size", _SIZE, _ADDRESS, _ADDRESS)
 _Callback = ctypes.CFUNCTYPE(_SIZE, _ADDRESS, _ADDRESS, _ADDRESS, _SIZE)
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 # A `wasmtime_val_raw_t` is 16 bytes; an i32 or i64 sits at its start, little-endian.
-_RAW_VALUE_BYTES = 16
 _RAW_FIELDS = {"i32": "i12x", "i64": "q8x"}
 _RESULT_FORMATS = {"i32": "<i", "i64": "<q"}
 # ctypes callbacks must outlive every linker that refers to them.
@@ -103,26 +108,31 @@ def new_trap(message: str) -> int:
     return address
 
 
+# All of this process's memory as one byte view, so a callback can unpack its arguments at
+# the address wasmtime gives it without building a ctypes object per call. Only ever indexed
+# at addresses wasmtime hands us.
+_ADDRESS_SPACE = memoryview((ctypes.c_char * sys.maxsize).from_address(0)).cast("B")
+
+
 def _make_callback(function: HostFunction, frame_lookup: Callable[[], CallFrame | None]) -> Any:
     from .frame import GuestFault
 
     impl = function.impl
+    # wasmtime passes max(params, results) slots: arguments in, the result out in slot 0.
     unpack_args = struct.Struct("<" + "".join(_RAW_FIELDS[p] for p in function.params)).unpack_from
     result_format = _RESULT_FORMATS[function.results[0]] if function.results else None
     pack_result = struct.Struct(result_format).pack_into if result_format else None
-    # wasmtime passes max(params, results) slots: arguments in, the result out in slot 0.
-    slots = ctypes.c_char * (_RAW_VALUE_BYTES * max(len(function.params), len(function.results), 1))
     label = f"{function.module}.{function.name}"
+    memory = _ADDRESS_SPACE
 
-    def callback(_env: int | None, caller: int, values: int, _count: int) -> int:
+    def callback(_env: int | None, _caller: int, values: int, _count: int) -> int:
         frame = frame_lookup()
         if frame is None:
             return new_trap(f"{label} called outside a hook call")
         try:
-            raw = slots.from_address(values)
-            result = impl(frame, *unpack_args(raw))
+            result = impl(frame, *unpack_args(memory, values))
             if pack_result is not None:
-                pack_result(raw, 0, result)
+                pack_result(memory, values, result)
             return 0
         except GuestFault as fault:
             frame.fault = fault
@@ -161,6 +171,17 @@ def define_host_functions(
             raise _error(error)
 
 
+_engine_addresses: dict[int, tuple[wasmtime.Engine, int]] = {}
+
+
+def _address_of(engine: wasmtime.Engine) -> int:
+    found = _engine_addresses.get(id(engine))
+    if found is None or found[0] is not engine:
+        # Kept with its engine, so the id cannot be reused while the entry lives.
+        found = _engine_addresses[id(engine)] = (engine, ctypes.cast(engine.ptr(), _ADDRESS).value or 0)
+    return found[1]
+
+
 def _error(address: int) -> wasmtime.WasmtimeError:
     """Wrap an owned `wasmtime_error_t` (an `ExitTrap` for WASI's `proc_exit`)."""
     return wasmtime.WasmtimeError._from_ptr(ctypes.cast(address, ctypes.POINTER(ffi.wasmtime_error_t)))
@@ -171,21 +192,53 @@ def _trap(address: int) -> wasmtime.Trap:
 
 
 class RawStore:
-    """A Store seen through its context address, with buffers reused by every call.
-
-    Used by one thread at a time, like the Store it wraps (and keeps alive).
+    """A wasmtime Store of our own, seen through its context address, with buffers reused by
+    every call. Deleted with this object; used by one thread at a time.
     """
 
-    __slots__ = ("_result", "_trap", "_trap_address", "_values", "_values_address", "context", "store")
+    __slots__ = (
+        "_engine",
+        "_handle",
+        "_result",
+        "_trap",
+        "_trap_address",
+        "_values",
+        "_values_address",
+        "context",
+    )
 
-    def __init__(self, store: wasmtime.Store) -> None:
-        self.store = store
-        self.context: int = ctypes.cast(store._context(), _ADDRESS).value or 0
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine  # the store refers to it
+        self._handle: int | None = _store_new(_address_of(engine), None, None)
+        self.context: int = _store_context(self._handle)
         self._values = (ffi.wasmtime_val_raw_t * 1)()
         self._values_address = ctypes.addressof(self._values)
         self._result = ctypes.c_int32.from_buffer(self._values)
         self._trap = _ADDRESS()
         self._trap_address = ctypes.addressof(self._trap)
+
+    def close(self) -> None:
+        """Delete the store now (it is deleted with this object otherwise); idempotent."""
+        handle, self._handle = self._handle, None
+        if handle:
+            _store_delete(handle)
+
+    __del__ = close
+
+    def set_limits(
+        self, *, memory_size: int, table_elements: int, instances: int, tables: int, memories: int
+    ) -> None:
+        """Cap what the store's instances may hold (see `wasmtime.Store.set_limits`)."""
+        _store_limiter(self._handle, memory_size, table_elements, instances, tables, memories)
+
+    def set_wasi(self, config: wasmtime.WasiConfig) -> None:
+        """Give the store WASI, configured by `config` (which is used up).
+
+        Raises `wasmtime.WasmtimeError` when wasmtime refuses it.
+        """
+        error = _set_wasi(self.context, ctypes.cast(config._consume(), _ADDRESS).value)
+        if error:  # pragma: no cover - no configuration a WasiConfig can hold is refused here
+            raise _error(error)
 
     def set_deadline(self, ticks: int) -> None:
         """Let the next call run until the epoch is `ticks` past the current one."""
@@ -197,12 +250,13 @@ class RawStore:
         if error:
             raise _error(error)
 
-    def _raise_failure(self, error: int | None) -> None:
+    def _raise_failure(self, error: int | None) -> NoReturn:
+        """Raise what wasmtime reported: an error, else the trap it left in `_trap`."""
         trap, self._trap.value = self._trap.value, None
         if error:
             raise _error(error)
-        if trap:
-            raise _trap(trap)
+        assert trap is not None
+        raise _trap(trap)
 
     def instantiate(self, pre: wasmtime.InstancePre) -> RawInstance:
         """Instantiate a pre-linked module in this store (running its start function).
