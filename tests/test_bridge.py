@@ -230,3 +230,12 @@ def test_header_lookups_stay_right_once_the_name_cache_is_full(rf, monkeypatch):
     source = DjangoRequestSource(rf.get("/", headers={"X-Late": "yes"}))
     assert [source.header("x-late"), source.header("x-late")] == ["yes", "yes"]
     assert "x-late" not in bridge._meta_keys
+
+
+def test_key_value_stores_are_shared_until_there_are_too_many(monkeypatch):
+    from wasmhooks import bridge
+
+    assert bridge.CacheKeyValueStore.of("default", "m") is bridge.CacheKeyValueStore.of("default", "m")
+    monkeypatch.setattr(bridge, "_stores", {("a", str(n)): None for n in range(4096)})
+    first, second = (bridge.CacheKeyValueStore.of("default", "late") for _ in range(2))
+    assert first is not second and first.prefix == second.prefix == "wasmhooks:kv:late:"

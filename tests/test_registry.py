@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -81,3 +82,17 @@ def test_threads_arriving_together_share_one_host():
         thread.join()
     assert len(hosts) == 4
     assert all(host is hosts[0] for host in hosts)
+
+
+def test_the_host_is_prepared_at_start_up():
+    registry.reset()
+    registry.prepare()
+    assert registry._host is not None and registry._host._main is not None
+
+
+def test_a_setting_that_breaks_the_host_does_not_stop_start_up(caplog):
+    registry.reset()
+    with override_settings(WASMHOOKS_CACHE_DIR=12):
+        caplog.set_level(logging.DEBUG, logger="wasmhooks")
+        registry.prepare()
+    assert "could not prepare the host at start-up" in caplog.text

@@ -440,3 +440,41 @@ def test_a_module_is_mapped_into_another_engine_with_the_same_settings(
         answer = wasmtime.Instance(store, module, imports).exports(store)["answer"]
         assert answer(store) == 42  # type: ignore[operator]
     assert (len(mapped), len(deserialized)) == (1, 1)  # from the disk; from memory
+
+
+def test_a_module_is_known_by_its_sha256_from_memory_or_the_folder_never_compiled(
+    tmp_path: Path, compiles: list[int]
+) -> None:
+    module = wasm()
+    sha256 = hashlib.sha256(module).hexdigest()
+    assert ModuleCache(None, KEY).load_known(sha256, len(module)) is None  # no folder, not in memory
+    first = ModuleCache(tmp_path, KEY)
+    assert first.load_known(sha256, len(module)) is None
+    compiled = first.load(module)
+    assert first.load_known(sha256, len(module)) is compiled
+    restarted = ModuleCache(tmp_path, KEY)
+    known = restarted.load_known(sha256, len(module))
+    assert known is not None and (known.sha256, known.size, known.functions) == (
+        sha256,
+        len(module),
+        compiled.functions,
+    )
+    assert restarted.load(module) is known
+    assert compiles == [len(module)]
+
+
+def test_a_module_known_meanwhile_by_another_thread_is_not_loaded_twice(tmp_path: Path) -> None:
+    module = wasm()
+    sha256 = hashlib.sha256(module).hexdigest()
+    ModuleCache(tmp_path, KEY).load(module)
+    cache = ModuleCache(tmp_path, KEY)
+    other = ModuleCache(tmp_path, KEY).load_known(sha256, len(module))
+    assert other is not None
+    found: list[CompiledModule | None] = []
+    with cache._lock:  # the thread misses the fast path and waits; meanwhile another load lands
+        thread = threading.Thread(target=lambda: found.append(cache.load_known(sha256, len(module))))
+        thread.start()
+        time.sleep(0.05)
+        cache._remember(other)
+    thread.join()
+    assert found == [other]

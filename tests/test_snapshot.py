@@ -24,7 +24,7 @@ from wasmhooks.pipeline import HookPipeline
 from wasmhooks.registry import ModuleNotFound
 from wasmhooks.routing import BindingError
 from wasmhooks.runtime import ModuleInvalid
-from wasmhooks.testutils import override_hooks
+from wasmhooks.testutils import override_hooks, reset_state
 from wasmhooks.uploads import activate, store_upload
 
 
@@ -358,6 +358,7 @@ def test_a_version_deleted_while_read_is_read_again(client, monkeypatch, failure
     stored(pattern="^/")
     client.get("/x")
     store_upload("tag", tagging("v2"))
+    reset_state()  # a process that has not compiled v2: it must fetch the binary
     real_fetch = snapshot._fetch_binaries
     fetched: list[set[int]] = []
 
@@ -422,3 +423,39 @@ def test_a_commit_makes_the_process_look_again(django_capture_on_commit_callback
         snapshot.current()  # another thread looks before the commit, with the old rows
         assert not snapshot._stale
     assert snapshot._stale
+
+
+def test_a_restarted_process_loads_stored_versions_from_the_hosts_artifacts(client, monkeypatch, tmp_path):
+    real_fetch = snapshot._fetch_binaries
+    fetched: list[set[int]] = []
+
+    def fetch(ids):
+        fetched.append(set(ids))
+        return real_fetch(ids)
+
+    monkeypatch.setattr(snapshot, "_fetch_binaries", fetch)
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path)):
+        stored(pattern="^/")  # compiled on upload, its artifact written to the folder
+        reset_state()  # a new process: nothing compiled in memory
+        assert client.get("/x")["X-Hook"] == "v1"
+        assert fetched == [set()]
+        reset_state()
+        for path in tmp_path.glob("*.cwasm"):
+            path.unlink()  # the artifact is gone: the binary is fetched and compiled
+        assert client.get("/x")["X-Hook"] == "v1"
+        assert fetched[1] == {WasmModuleVersion.objects.get().pk}
+
+
+def test_a_stored_version_whose_artifact_breaks_the_abi_fails_like_its_binary(
+    client, monkeypatch, tmp_path, caplog
+):
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path)):
+        stored(pattern="^/")
+        reset_state()
+
+        def refuse(compiled):
+            raise ModuleInvalid("not a wasmhooks module: refused for the test")
+
+        monkeypatch.setattr(snapshot.registry.abi, "inspect_module", refuse)
+        assert client.get("/x").status_code == 503
+    assert "stored module 'tag' (version id" in caplog.text and "refused for the test" in caplog.text

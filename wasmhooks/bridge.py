@@ -206,6 +206,9 @@ def _apply_cookie(response: HttpResponseBase, operation: str, value: str) -> Non
         response.cookies.load(value)
 
 
+_stores: dict[tuple[str, str], CacheKeyValueStore] = {}
+
+
 class CacheKeyValueStore:
     """The guests' key-value store on a Django cache, namespaced per module.
 
@@ -222,6 +225,16 @@ class CacheKeyValueStore:
     def __init__(self, alias: str, module: str) -> None:
         self.alias = alias
         self.prefix = f"wasmhooks:kv:{module}:"
+
+    @classmethod
+    def of(cls, alias: str, module: str) -> CacheKeyValueStore:
+        """The store of `module` on the cache `alias`: one object for all calls (it holds no state)."""
+        store = _stores.get((alias, module))
+        if store is None:
+            store = cls(alias, module)
+            if len(_stores) < 4096:  # a few modules and caches; never grow without bound
+                _stores[(alias, module)] = store
+        return store
 
     def _key(self, key: bytes) -> str:
         return self.prefix + hashlib.sha256(key).hexdigest()

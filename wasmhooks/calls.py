@@ -53,7 +53,7 @@ def call(
             request=bridge.DjangoRequestSource(request) if request is not None else None,
             config=config,
             input=bytes(input),
-            kv=bridge.CacheKeyValueStore(conf.KV_CACHE, module),
+            kv=bridge.CacheKeyValueStore.of(conf.KV_CACHE, module),
             logger=loaded.logger,
         )
         registry.get_host().call(

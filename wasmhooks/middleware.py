@@ -8,7 +8,7 @@ from typing import cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
-from . import snapshot
+from . import registry, snapshot
 from .bridge import request_context
 from .pipeline import HookPipeline
 
@@ -29,6 +29,10 @@ class WasmHooksMiddleware:
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         self.get_response = get_response
+        # The server loads its middleware as it starts: build the engine and linker there,
+        # not on the first request. (Not in AppConfig.ready: a signal handler installed after
+        # the engine's, such as pytest's faulthandler, would take guest traps for crashes.)
+        registry.prepare()
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)

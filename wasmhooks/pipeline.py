@@ -83,6 +83,10 @@ def run_guest(
     )
 
 
+_REQUEST_RESULTS = (CONTINUE, RESPOND)
+_RESPONSE_RESULTS = (CONTINUE,)
+
+
 class HookPipeline:
     """The hooks of one request: call `before_view()`, then the view if it returned None,
     then `after_view(response)`.
@@ -122,7 +126,7 @@ class HookPipeline:
         )
 
     def key_value_store(self, binding: Binding) -> KeyValueStore:
-        return bridge.CacheKeyValueStore(conf.KV_CACHE, binding.module)
+        return bridge.CacheKeyValueStore.of(conf.KV_CACHE, binding.module)
 
     def guest_logger(self, loaded: registry.LoadedModule) -> logging.Logger:
         return loaded.logger
@@ -147,7 +151,7 @@ class HookPipeline:
                     self.entered.append((match, loaded))
                     continue
                 call = self._new_call(match, loaded, Phase.REQUEST, ResponseDraft())
-                result = run_guest(binding, loaded, "on_request", call, (CONTINUE, RESPOND), self.wasi_config)
+                result = run_guest(binding, loaded, "on_request", call, _REQUEST_RESULTS, self.wasi_config)
             except HookError as error:
                 self.failed(binding, "on_request", error)
                 if binding.blocks_on_error:
@@ -171,7 +175,7 @@ class HookPipeline:
                 continue
             call = self._new_call(match, loaded, Phase.RESPONSE, bridge.draft_of(response))
             try:
-                run_guest(match.binding, loaded, "on_response", call, (CONTINUE,), self.wasi_config)
+                run_guest(match.binding, loaded, "on_response", call, _RESPONSE_RESULTS, self.wasi_config)
             except HookError as error:
                 self.failed(match.binding, "on_response", error)
                 if match.binding.blocks_on_error:

@@ -192,35 +192,50 @@ def read_revision() -> Revision:
 
 @dataclass
 class _Rows:
-    """What one read of the database found: active versions, their missing binaries, bindings."""
+    """What one read of the database found: active versions, the ones this process lacks
+    (loaded from compiled artifacts, or their binaries), bindings."""
 
     active: list[tuple[str, int]]
+    known: dict[int, LoadedModule | HookError]
     binaries: dict[int, bytes]
     bindings: list[Any]
 
 
 def _read_rows() -> _Rows | None:
-    """Read the active versions, the binaries this process lacks, and the enabled bindings.
+    """Read the active versions, load those this process lacks from the host's compiled
+    artifacts or else read their binaries, and read the enabled bindings.
 
     Returns None when a version went away between two of these queries.
     """
-    from .models import HookBinding, WasmModule
+    from .models import HookBinding, WasmModule, WasmModuleVersion
 
     active = list(
         WasmModule.objects.filter(active_version__isnull=False).values_list("name", "active_version_id")
     )
-    missing = {version_id for name, version_id in active if (version_id, name) not in _versions}
-    binaries = _fetch_binaries(missing)
-    if set(binaries) != missing:
+    missing = {version_id: name for name, version_id in active if (version_id, name) not in _versions}
+    known: dict[int, LoadedModule | HookError] = {}
+    digests = WasmModuleVersion.objects.filter(pk__in=missing).values_list("pk", "sha256", "size")
+    for version_id, sha256, size in digests:
+        found: LoadedModule | HookError | None
+        try:
+            found = registry.load_known(sha256, size, missing[version_id])
+        except ModuleInvalid as exc:
+            found = exc
+        if found is not None:
+            known[version_id] = found
+    binaries = _fetch_binaries(set(missing) - set(known))
+    if set(binaries) | set(known) != set(missing):
         return None
     bindings = list(HookBinding.objects.filter(enabled=True).select_related("module"))
-    return _Rows(active, binaries, bindings)
+    return _Rows(active, known, binaries, bindings)
 
 
 def _fetch_binaries(version_ids: set[int]) -> dict[int, bytes]:
     """The binaries of these versions, by id; a version deleted meanwhile is left out."""
     from .models import WasmModuleVersion
 
+    if not version_ids:
+        return {}
     rows = WasmModuleVersion.objects.filter(pk__in=version_ids).values_list("pk", "binary")
     return {pk: bytes(binary) for pk, binary in rows}
 
@@ -257,15 +272,16 @@ def _build(revision: Revision, rows: _Rows) -> HooksSnapshot:
             )
             continue
         key = (version_id, name)
-        loaded = _versions.get(key)
+        loaded = _versions.get(key) or rows.known.get(version_id)
         if loaded is None:
             try:
                 loaded = registry.load_wasm(rows.binaries[version_id], name)
             except ModuleInvalid as exc:
-                logger.error(
-                    "wasmhooks: stored module %r (version id %s) does not load: %s", name, version_id, exc
-                )
                 loaded = exc
+        if isinstance(loaded, ModuleInvalid) and key not in _versions:
+            logger.error(
+                "wasmhooks: stored module %r (version id %s) does not load: %s", name, version_id, loaded
+            )
         modules[name] = loaded_versions[key] = loaded
     for row in rows.bindings:
         try:

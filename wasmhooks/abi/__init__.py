@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import wasmtime
-
 from wasmhooks.runtime import CompiledModule, HostFunction, ModuleInvalid
 
 from . import v1, wasi
@@ -25,10 +23,6 @@ class ModuleSummary:
     entry_points: tuple[str, ...]
     callables: tuple[str, ...]
     uses_wasi: bool
-
-
-def _signature(functype: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results)
 
 
 def inspect_module(compiled: CompiledModule) -> ModuleSummary:
@@ -56,11 +50,11 @@ def inspect_module(compiled: CompiledModule) -> ModuleSummary:
         problems.append("it imports what the host does not provide: " + ", ".join(unknown))
     # The linker refuses a host function imported with another type: catch that here too.
     mistyped = []
-    for item in compiled.module.imports:
-        expected = provided.get((item.module, item.name or ""))
-        if expected and isinstance(item.type, wasmtime.FuncType) and _signature(item.type) != expected:
+    for (module, name), signature in compiled.imported_functions.items():
+        expected = provided.get((module, name))
+        if expected and (signature.params, signature.results) != expected:
             params, results = (" ".join(types) for types in expected)
-            mistyped.append(f"{item.module}.{item.name} must be ({params}) -> ({results})")
+            mistyped.append(f"{module}.{name} must be ({params}) -> ({results})")
     if mistyped:
         problems.append("it imports host functions with the wrong type: " + ", ".join(sorted(mistyped)))
     callables = []

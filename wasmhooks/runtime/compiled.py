@@ -175,6 +175,24 @@ class ModuleCache:
                     self._remember(compiled)
             return compiled
 
+    def load_known(self, sha256: str, size: int) -> CompiledModule | None:
+        """The module whose bytes have this sha256 (and size), from memory or from a signed
+        artifact in the cache folder, without the bytes; None when neither has it (load the
+        bytes then). Never compiles."""
+        compiled = self.cached(sha256)
+        if compiled is not None or self.disk is None:
+            return compiled
+        with self._lock:
+            compiled = self.cached(sha256)
+            if compiled is None:
+                with self.disk.lock(sha256):
+                    found = self.disk.load_checked(sha256)
+                if found is None:
+                    return None
+                compiled = _decode(found[1], found[0], sha256, size)
+                self._remember(compiled)
+            return compiled
+
     def _load(self, sha256: str, wasm: bytes, keep: bool) -> CompiledModule:
         disk = self.disk
         found = disk.load_sealed(sha256) if disk else None

@@ -50,6 +50,10 @@ class WasmHost:
         """The Linker holding every host function (and WASI), built once per Engine."""
         return self._linked_engine().linker
 
+    def prepare(self) -> None:
+        """Build the engine and the linker now rather than on the first call."""
+        self._linked_engine()
+
     def _linked_engine(self) -> _LinkedEngine:
         linked = self._main
         if linked is not None and linked.generation == engine_module.generation():

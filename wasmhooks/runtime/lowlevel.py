@@ -81,7 +81,9 @@ _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 # A `wasmtime_val_raw_t` is 16 bytes; an i32 or i64 sits at its start, little-endian.
 _RAW_FIELDS = {"i32": "i12x", "i64": "q8x"}
 _RESULT_FORMATS = {"i32": "<i", "i64": "<q"}
-# ctypes callbacks must outlive every linker that refers to them.
+# ctypes callbacks must outlive every linker that refers to them, and so, to be safe, must
+# the function types they were defined with.
+_callbacks: dict[tuple[int, int], tuple[HostFunction, Any, Any]] = {}
 _keepalive: list[Any] = []
 
 
@@ -149,12 +151,24 @@ def define_host_functions(
     functions: Sequence[HostFunction],
     frame_lookup: Callable[[], CallFrame | None],
 ) -> None:
-    """Define every function on `linker`. Raises `wasmtime.WasmtimeError` on a duplicate name."""
+    """Define every function on `linker`. Raises `wasmtime.WasmtimeError` on a duplicate name.
+
+    Callbacks are made once per function and lookup, and shared by every linker (the pooled
+    engine's, a forked child's); function types once per signature and linker.
+    """
     linker_address = ctypes.cast(linker.ptr(), _ADDRESS).value
+    functypes: dict[tuple[tuple[str, ...], tuple[str, ...]], wasmtime.FuncType] = {}
     for function in functions:
-        callback = _make_callback(function, frame_lookup)
-        functype = function.functype()
-        _keepalive.append((callback, functype))
+        key = (id(function), id(frame_lookup))
+        found = _callbacks.get(key)
+        if found is None:
+            # Kept with what it was made from, so neither id can be reused while it lives.
+            found = _callbacks[key] = (function, frame_lookup, _make_callback(function, frame_lookup))
+        callback = found[2]
+        signature = (function.params, function.results)
+        functype = functypes.get(signature)
+        if functype is None:
+            functype = functypes[signature] = function.functype()
         module, name = function.module.encode(), function.name.encode()
         error = _define_func(
             linker_address,
@@ -169,6 +183,7 @@ def define_host_functions(
         )
         if error:
             raise _error(error)
+    _keepalive.append(tuple(functypes.values()))
 
 
 _engine_addresses: dict[int, tuple[wasmtime.Engine, int]] = {}
