@@ -14,7 +14,9 @@ settings plus, before `django.setup()`, a cache folder and the module bound to P
 "First request" is the wall time of that first POST minus the median warm GET of the same
 process: what the hook adds to the first request it runs in. A stored module is loaded when
 the first look at the database builds the snapshot (the GET), so its figure adds the time
-spent in that load, timed around `snapshot._fetch_binaries` and `registry.load_wasm`.
+spent in that load, timed around `snapshot._fetch_binaries`, `registry.load_known` (a version
+loaded from its artifact by sha256) and `registry.load_wasm`. The engine and the linker are
+built when the middleware is loaded, which the first GET does.
 Django's own first request (the first GET) is printed apart: no module changes it.
 
 The breakdown times each step where it happens (wrappers installed in the child; a step's
@@ -143,6 +145,7 @@ def instrument(spans: Spans) -> None:
     patch(registry, "read_module_file", "read module file")
     patch(snapshot, "_fetch_binaries", "fetch stored binary")
     patch(registry, "load_wasm", "load_wasm (rest)")
+    patch(registry, "load_known", "load a stored version from its artifact (rest)")
     patch(compiled.ModuleCache, "load", "ModuleCache.load: sha256, locks")
     patch(compiled.ModuleCache, "_compile", "compile")
     patch(compiled.ModuleCache, "_load_from_disk", "artifact read + verify")  # before this change
