@@ -21,7 +21,9 @@ from wasmhooks.runtime import (
     Limits,
     ModuleInvalid,
     WasmHost,
+    lowlevel,
 )
+from wasmhooks.runtime import engine as engine_module
 from wasmhooks.runtime import instance as instance_module
 
 PAGE = 65536
@@ -116,6 +118,34 @@ def test_deadline_is_rearmed_before_every_call(warm_host: WasmHost) -> None:
     while time.monotonic() - started < 0.4:
         assert warm_host.call(compiled, "nap", limits=limits) == 0
     assert warm_host.instance_count() == 1
+
+
+def test_a_deadline_reused_within_a_tick_still_gives_the_whole_timeout(warm_host: WasmHost) -> None:
+    quick = LOOPS.rstrip()[:-1] + '(func (export "quick") (result i32) i32.const 0))'
+    compiled = warm_host.compile(wasm(quick))
+    limits = Limits(timeout_ms=20)
+    for _ in range(10):
+        assert warm_host.call(compiled, "quick", limits=limits) == 0
+        assert warm_host.call(compiled, "quick", limits=limits) == 0  # the deadline is reused
+        started = time.monotonic()
+        with pytest.raises(HookTimeout):
+            warm_host.call(compiled, "spin", limits=limits)
+        assert 0.02 <= time.monotonic() - started < 0.5
+
+
+def test_the_deadline_is_armed_again_only_after_a_tick_or_for_another_timeout(
+    warm_host: WasmHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = [7]
+    monkeypatch.setattr(engine_module, "ticks_so_far", lambda: ticks[0])
+    armed: list[int] = []
+    real = lowlevel.RawStore.set_deadline
+    monkeypatch.setattr(lowlevel.RawStore, "set_deadline", lambda self, n: armed.append(n) or real(self, n))
+    compiled = warm_host.compile(wasm(LOOPS))
+    for timeout_ms, tick in ((100, 7), (100, 7), (100, 8), (100, 8), (50, 8), (50, 8)):
+        ticks[0] = tick
+        warm_host.call(compiled, "nap", limits=Limits(timeout_ms=timeout_ms))
+    assert armed == [22, 22, 12]  # creation (shared with the first call), a tick later, 50 ms
 
 
 def test_one_guests_timeout_never_interrupts_another(host: WasmHost) -> None:

@@ -100,12 +100,15 @@ class _EpochTicker(threading.Thread):
     def __init__(self, engine: wasmtime.Engine) -> None:
         super().__init__(name="wasmhooks-epoch", daemon=True)
         self.engines: tuple[wasmtime.Engine, ...] = (engine,)
+        self.count = 0
+        """Ticks so far, counted after the engines' epochs moved: they are `count` or one more."""
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.wait(TICK_SECONDS):
             for engine in self.engines:
                 engine.increment_epoch()
+            self.count += 1
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -187,6 +190,13 @@ def get_pooled_engine() -> wasmtime.Engine | None:
         return _pooled_engine if isinstance(_pooled_engine, wasmtime.Engine) else None
 
 
+def ticks_so_far() -> int:
+    """How many times the epoch has moved (or one less): deadlines set while this stays the
+    same were set against the same epoch, give or take one tick."""
+    ticker = _ticker
+    return ticker.count if ticker is not None else -1
+
+
 def generation() -> int:
     """A number that changes whenever the Engine is replaced (after a fork)."""
     return _generation
@@ -196,6 +206,7 @@ def deadline_ticks(timeout_ms: float) -> int:
     """The epoch deadline that stops a call no sooner than `timeout_ms` and at most one tick later.
 
     One tick is added because the next tick may come at any moment after the deadline is set.
+    (Instances add one more, to reuse a deadline while no tick has passed: see `GuestInstance`.)
     """
     ticks = _ticks.get(timeout_ms)
     if ticks is None:

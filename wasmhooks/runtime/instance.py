@@ -103,6 +103,7 @@ class GuestInstance:
         self._funcs: dict[str, int] = {}
         self.memory_address: int | None = None
         self._fuel_limited = False
+        self._armed_at = self._armed_ticks = -1
         self.frame = CallFrame(state, label, "(instantiate)")
         # One deadline and one fuel budget cover instantiation, `_initialize` and the first
         # call, so a fresh instance's first call cannot take several times its timeout.
@@ -125,11 +126,24 @@ class GuestInstance:
 
     def _arm(self, limits: Limits) -> None:
         """Set the deadline, and the fuel: the call's budget, or (after a call that had one)
-        an endless supply again. Calls without fuel after calls without fuel need only the
-        deadline, which `call` sets itself."""
-        self.raw.set_deadline(engine_module.deadline_ticks(limits.timeout_ms))
+        an endless supply again."""
+        self._set_deadline(limits.timeout_ms)
         self._fuel_limited = limits.fuel is not None
         self.raw.set_fuel(limits.fuel if limits.fuel is not None else engine_module.UNLIMITED_FUEL)
+
+    def _set_deadline(self, timeout_ms: float) -> None:
+        """Arm the deadline for a call of `timeout_ms`, unless the one armed for the previous
+        call still holds: same timeout, and no tick since (a call's first C crossing saved).
+
+        The deadline is armed one tick further than `deadline_ticks` so that it still leaves
+        a reusing call its whole timeout: while the tick count has not moved the epoch has
+        moved by one tick at most. A call is then stopped at most about two ticks late.
+        """
+        ticks = engine_module.deadline_ticks(timeout_ms)
+        now = engine_module.ticks_so_far()
+        if now != self._armed_at or ticks != self._armed_ticks:
+            self.raw.set_deadline(ticks + 1)
+            self._armed_at, self._armed_ticks = now, ticks
 
     def read_memory(self, ptr: int, length: int) -> bytes:
         """Copy `length` bytes at `ptr` out of the guest's memory, between calls.
@@ -160,7 +174,7 @@ class GuestInstance:
         if self._armed_for_first_call:
             self._armed_for_first_call = False
         elif limits.fuel is None and not self._fuel_limited:
-            self.raw.set_deadline(engine_module.deadline_ticks(limits.timeout_ms))
+            self._set_deadline(limits.timeout_ms)
         else:
             self._arm(limits)
         result = self._invoke(func, name, state)
