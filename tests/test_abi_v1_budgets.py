@@ -9,9 +9,9 @@ import logging
 import pytest
 
 from tests.guests import guest
-from tests.test_abi_support import Guest, MemoryKV, Phase, hook_call, invoke, place, probe
-from wasmhooks.abi import v1
-from wasmhooks.runtime import HookABIError
+from tests.test_abi_support import HOST, Guest, MemoryKV, Phase, hook_call, invoke, place, probe
+from wasmhooks.abi import v1, wasi
+from wasmhooks.runtime import GuestInstance, HookABIError, Limits
 
 GUEST_LOGGER = "wasmhooks.guest.budget"
 
@@ -98,3 +98,37 @@ def test_key_value_writes_past_the_byte_budget_are_refused(monkeypatch):
     assert probe("kv_set", *key, *value, 0, call=call, data=data).result == v1.OK
     assert probe("kv_set", *key, *value, 0, call=call, data=data).result == v1.TOO_LARGE
     assert call.kv_written_bytes == 5
+
+
+# Lengths of 2 GiB and more: negative as i32, and never read before they are found too large.
+
+HUGE = 0x80000000
+BIG = Limits(timeout_ms=2000, memory_bytes=4096 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments"),
+    [
+        ("response_set_header", (16, 6, 1024, HUGE)),
+        ("response_add_header", (16, 6, 1024, HUGE)),
+        ("request_set_header", (16, 6, 1024, HUGE)),
+        ("request_remove_header", (1024, HUGE)),
+        ("context_set", (16, 6, 1024, HUGE)),
+    ],
+)
+def test_changes_of_2_gib_are_too_large_and_never_read(function, arguments):
+    as_i32 = [argument - 2**32 if argument >= 2**31 else argument for argument in arguments]
+    body = f"""(func (export "probe") (result i32)
+      (if (i32.eq (memory.grow (i32.const 32769)) (i32.const -1)) (then unreachable))
+      {invoke(function, *as_i32)})"""
+    call = hook_call()
+    instance = GuestInstance(
+        HOST.linker, HOST.compile(guest(body, data={16: "X-Name"})), BIG, wasi.sandbox_config, "mod", call
+    )
+    assert instance.call("probe", BIG, call) == v1.TOO_LARGE
+    assert (call.held_bytes, call.response.operations, call.request_header_changes, call.context_changes) == (
+        0,
+        [],
+        {},
+        {},
+    )

@@ -289,3 +289,13 @@ def test_context_set_without_a_request_is_not_allowed():
 def test_a_call_without_a_request_has_no_headers():
     call = HookCall(phase=Phase.CALL, module="m")
     assert (call.request_header("host"), call.request_headers(), call.request_headers()) == (None, {}, {})
+
+
+def test_str_subclasses_reach_the_guest_as_text():
+    from django.utils.safestring import mark_safe
+
+    data, [key] = place("k")
+    call = hook_call(request=FakeRequest(context={"k": mark_safe("<b>safe</b>")}))
+    runner = probe("context_get", *key, BUF, 16, call=call, data=data)
+    assert runner.result == len("<b>safe</b>")
+    assert runner.read(BUF, runner.result) == b"<b>safe</b>"

@@ -316,3 +316,12 @@ def test_header_names_are_checked_right_once_the_cache_is_full(monkeypatch):
         False,
     ]
     assert state._checked_names == {"X-A": True}
+
+
+def test_long_header_names_are_checked_but_never_kept(monkeypatch):
+    from wasmhooks.abi import state
+
+    monkeypatch.setattr(state, "_checked_names", {})
+    long_name = "X" * 65
+    assert state.valid_header_name(long_name) and state.valid_header_name("X" * 64)
+    assert list(state._checked_names) == ["X" * 64]

@@ -239,3 +239,13 @@ def test_key_value_stores_are_shared_until_there_are_too_many(monkeypatch):
     monkeypatch.setattr(bridge, "_stores", {("a", str(n)): None for n in range(4096)})
     first, second = (bridge.CacheKeyValueStore.of("default", "late") for _ in range(2))
     assert first is not second and first.prefix == second.prefix == "wasmhooks:kv:late:"
+
+
+def test_long_header_names_are_looked_up_but_never_kept(rf, monkeypatch):
+    from wasmhooks import bridge
+
+    monkeypatch.setattr(bridge, "_meta_keys", {})
+    name = "x-" + "a" * 63
+    source = DjangoRequestSource(rf.get("/", headers={name: "long"}))
+    assert source.header(name) == "long"
+    assert bridge._meta_keys == {}

@@ -96,3 +96,10 @@ def test_a_setting_that_breaks_the_host_does_not_stop_start_up(caplog):
         caplog.set_level(logging.DEBUG, logger="wasmhooks")
         registry.prepare()
     assert "could not prepare the host at start-up" in caplog.text
+
+
+@pytest.mark.parametrize("sha256", ["../" + "a" * 61, "A" * 64, "a" * 63, ""])
+def test_a_stored_digest_that_is_not_a_sha256_is_never_looked_up(sha256, tmp_path):
+    with override_settings(WASMHOOKS_CACHE_DIR=str(tmp_path)):
+        assert registry.load_known(sha256, 10, "m") is None
+    assert list(tmp_path.iterdir()) == []

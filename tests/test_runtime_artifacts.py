@@ -7,6 +7,7 @@ line `ModuleCache` writes for each one.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -23,7 +24,8 @@ import wasmtime
 
 from tests import test_runtime_compiled
 from tests.test_runtime_compiled import KEY, artifact_path, wasm
-from wasmhooks.runtime import ModuleCache, artifacts, engine
+from wasmhooks.runtime import CompiledModule, ModuleCache, artifacts, engine
+from wasmhooks.runtime.artifacts import ArtifactStore
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -269,3 +271,47 @@ def test_a_folder_without_locks_is_reported_and_used_anyway(
     ModuleCache(tmp_path, KEY).load(wasm())
     assert "cannot lock" in caplog.text
     assert artifact_path(tmp_path).exists()
+
+
+# Another user who can write the folder, but not our files.
+
+
+def answering(value: int) -> bytes:
+    return bytes(wasmtime.wat2wasm(f'(module (func (export "f") (result i32) i32.const {value}))'))
+
+
+def answer(compiled: CompiledModule) -> int:
+    store = wasmtime.Store(engine.get_engine())
+    store.set_fuel(10**6)
+    store.set_epoch_deadline(10**6)
+    function = wasmtime.Instance(store, compiled.module, []).exports(store)["f"]
+    assert isinstance(function, wasmtime.Func)
+    result: int = function(store)
+    return result
+
+
+def test_one_modules_sealed_files_never_pass_for_anothers(tmp_path: Path) -> None:
+    first, second = answering(111), answering(222)
+    ModuleCache(tmp_path, KEY).load(first)
+    ModuleCache(tmp_path, KEY).load(second)
+    store = ArtifactStore(tmp_path, KEY)
+    a, b = (hashlib.sha256(module).hexdigest() for module in (first, second))
+    os.replace(store.path(a, ".sig"), store.path(b, ".sig"))  # the first's signature and seal as the second's
+    os.unlink(store.path(b, ".cwasm"))
+    os.symlink(store.path(a, ".cwasm"), store.path(b, ".cwasm"))  # and its artifact
+    assert answer(ModuleCache(tmp_path, KEY).load(second)) == 222
+
+
+def test_a_fifo_or_a_link_in_the_folder_is_never_waited_on_nor_followed(tmp_path: Path) -> None:
+    module = answering(7)
+    store = ArtifactStore(tmp_path, KEY)
+    sha256 = hashlib.sha256(module).hexdigest()
+    outside = tmp_path / "outside"
+    os.mkfifo(store.path(sha256, ".cwasm"))
+    os.symlink(outside, store.path(sha256, ".lock"))
+    found: list[int] = []
+    worker = threading.Thread(target=lambda: found.append(answer(ModuleCache(tmp_path, KEY).load(module))))
+    worker.start()
+    worker.join(timeout=10)
+    assert found == [7]
+    assert not outside.exists()

@@ -287,7 +287,7 @@ def test_signed_artifact_wasmtime_rejects_is_recompiled(
     garbage = b"not a serialized module"
     artifact_path(tmp_path).write_bytes(garbage)
     signature = store.sign(sha256, garbage, b"")
-    seal = store._seal(signature, artifact_path(tmp_path).stat(), b"")
+    seal = store._seal(sha256, signature, artifact_path(tmp_path).stat(), b"")
     artifact_path(tmp_path, extension=".sig").write_bytes(signature + seal)
 
     assert "answer" in ModuleCache(tmp_path, KEY).load(wasm()).functions

@@ -502,3 +502,25 @@ def test_memory_is_read_between_calls_within_its_bounds() -> None:
     )
     with pytest.raises(ValueError, match="exports no memory"):
         without.read_memory(0, 1)
+
+
+def test_a_start_function_that_fails_in_a_fresh_instance_runs_once() -> None:
+    """Only a pool with no free slot sends a fresh instance to the other engine: a start
+    function that ran and failed (here `proc_exit(200)`, a plain error) is not run again."""
+    starts: list[int] = []
+    source = """
+    (module
+      (import "test" "started" (func $started))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func $start (call $started) (call $exit (i32.const 200)))
+      (start $start)
+      (func (export "run") (result i32) i32.const 0))
+    """
+    host = WasmHost(
+        [HostFunction("test", "started", (), (), lambda frame: starts.append(1))],
+        wasi_config=lambda _label: wasmtime.WasiConfig(),
+    )
+    with pytest.raises(HookError):
+        host.call(host.compile(wasm(source)), "run", limits=Limits(), isolate=True)
+    assert starts == [1]

@@ -54,3 +54,18 @@ def test_reset_state_forgets_modules_routes_counts_and_instances():
 
 def test_wasm_from_wat():
     assert wasm_from_wat("(module)")[:4] == b"\0asm"
+
+
+def test_reset_state_forgets_settings_changed_without_djangos_signal():
+    from unittest import mock
+
+    from django.conf import settings
+
+    from wasmhooks.conf import conf
+    from wasmhooks.testutils import reset_state
+
+    with mock.patch.object(settings, "WASMHOOKS_TIMEOUT_MS", 5, create=True):
+        reset_state()
+        assert conf.TIMEOUT_MS == 5
+    reset_state()
+    assert conf.TIMEOUT_MS == 50

@@ -50,7 +50,8 @@ def _meta_keys_of(lower_name: str) -> tuple[str, ...]:
     else:
         key = lower_name.upper().replace("-", "_")
         keys = (key, "HTTP_" + key) if lower_name in _UNPREFIXED_HEADERS else ("HTTP_" + key,)
-    if len(_meta_keys) < 4096:  # guests ask for a handful of names
+    # Guests ask for a handful of short names: never keep what a guest could grow without bound.
+    if len(lower_name) <= 64 and len(_meta_keys) < 4096:
         _meta_keys[lower_name] = keys
     return keys
 

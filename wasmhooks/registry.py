@@ -7,6 +7,7 @@ setting changes. Loaded modules are kept by name until a setting changes.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class LoadedModule:
 
 
 logger = logging.getLogger("wasmhooks")
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 _host: WasmHost | None = None
 _modules: dict[str, LoadedModule] = {}
@@ -84,6 +86,8 @@ def load_known(sha256: str, size: int, name: str) -> LoadedModule | None:
 
     Raises `ModuleInvalid` when it does not follow the ABI.
     """
+    if not _SHA256.fullmatch(sha256):  # a file name comes of it: never trust a row that far
+        return None
     compiled = get_host().modules.load_known(sha256, size)
     return None if compiled is None else _checked(compiled, name)
 

@@ -23,6 +23,7 @@ from typing import Any
 from django.test import override_settings
 
 from wasmhooks import metrics, registry, snapshot
+from wasmhooks.conf import conf
 
 
 def wasm_from_wat(source: str) -> bytes:
@@ -61,7 +62,9 @@ def override_hooks(
 
 
 def reset_state() -> None:
-    """Forget loaded modules, the hooks snapshot, failure counts and this thread's instances."""
+    """Forget the settings read, loaded modules, the hooks snapshot, failure counts and this
+    thread's instances (for settings changed without Django's `setting_changed`, too)."""
+    conf.forget()
     registry.get_host().clear_thread_pool()
     registry.reset()
     snapshot.reset()

@@ -22,13 +22,15 @@ def valid_header_name(name: str) -> bool:
     known = _checked_names.get(name)
     if known is None:
         known = bool(_HEADER_NAME.match(name))
-        if len(_checked_names) < _MAX_CHECKED_NAMES:  # guests use a handful of names
+        # Guests use a handful of short names: never keep what a guest could grow without bound.
+        if len(name) <= _MAX_CHECKED_NAME_LENGTH and len(_checked_names) < _MAX_CHECKED_NAMES:
             _checked_names[name] = known
     return known
 
 
 _checked_names: dict[str, bool] = {}
 _MAX_CHECKED_NAMES = 4096
+_MAX_CHECKED_NAME_LENGTH = 64
 
 
 def valid_header_value(value: str) -> bool:

@@ -66,24 +66,19 @@ def _reply(
     if value is None:
         memory.check(buf, cap)
         return NOT_FOUND
-    if type(value) is str:
+    if isinstance(value, str):
         value = value.encode()
-    return memory.write_capped(buf, cap, value)  # type: ignore[arg-type]
+    return memory.write_capped(buf, cap, value)
 
 
 def _text(frame: CallFrame, ptr: int, length: int) -> str | None:
     return GuestMemory(frame).read_text(ptr, length)
 
 
-def _hold(call: HookCall, size: int) -> bool:
-    """Charge a change of `size` bytes to the call's `MAX_CHANGE_BYTES`; False when it would go over.
-
-    Sizes are the guest's lengths of texts already read, so they are in range.
-    """
-    if call.held_bytes + size > MAX_CHANGE_BYTES:
-        return False
-    call.held_bytes += size
-    return True
+def _fits(call: HookCall, size: int) -> bool:
+    """Whether a change of `size` bytes (unsigned lengths, checked against memory) stays within
+    the call's `MAX_CHANGE_BYTES`; the caller adds it to `held_bytes` once it is made."""
+    return call.held_bytes + size <= MAX_CHANGE_BYTES
 
 
 def _count_kv_write(call: HookCall, size: int) -> bool:
@@ -172,28 +167,35 @@ def input_(frame: CallFrame, buf: int, cap: int) -> int:
 
 def request_set_header(frame: CallFrame, name_ptr: int, name_len: int, value_ptr: int, value_len: int) -> int:
     call = _call(frame)
-    name, value = _text(frame, name_ptr, name_len), _text(frame, value_ptr, value_len)
+    memory = GuestMemory(frame)
+    name_len, value_len = memory.check(name_ptr, name_len), memory.check(value_ptr, value_len)
     if call.phase is Phase.RESPONSE or call.request is None:
         return NOT_ALLOWED
+    # Sizes first: nothing larger than the host would keep is read out of the guest.
+    if value_len > MAX_HEADER_BYTES or not _fits(call, name_len + value_len):
+        return TOO_LARGE
+    name, value = memory.read_text(name_ptr, name_len), memory.read_text(value_ptr, value_len)
     if name is None or value is None or not _valid_request_header(name, value):
         return INVALID
-    if value_len > MAX_HEADER_BYTES or not _hold(call, name_len + value_len):
-        return TOO_LARGE
+    call.held_bytes += name_len + value_len
     call.request_header_changes[name.lower()] = (name, value)
     return OK
 
 
 def request_remove_header(frame: CallFrame, name_ptr: int, name_len: int) -> int:
     call = _call(frame)
-    name = _text(frame, name_ptr, name_len)
+    memory = GuestMemory(frame)
+    name_len = memory.check(name_ptr, name_len)
     if call.phase is Phase.RESPONSE or call.request is None:
         return NOT_ALLOWED
+    if not _fits(call, name_len):
+        return TOO_LARGE
+    name = memory.read_text(name_ptr, name_len)
     if name is None or not _valid_request_header(name, ""):
         return INVALID
     if call.request_header(name.lower()) is None:
         return NOT_FOUND
-    if not _hold(call, name_len):
-        return TOO_LARGE
+    call.held_bytes += name_len
     call.request_header_changes[name.lower()] = (name, None)
     return OK
 
@@ -205,13 +207,16 @@ def _valid_request_header(name: str, value: str) -> bool:
 
 def context_set(frame: CallFrame, key_ptr: int, key_len: int, value_ptr: int, value_len: int) -> int:
     call = _call(frame)
-    key, value = _text(frame, key_ptr, key_len), _text(frame, value_ptr, value_len)
+    memory = GuestMemory(frame)
+    key_len, value_len = memory.check(key_ptr, key_len), memory.check(value_ptr, value_len)
     if call.request is None:
         return NOT_ALLOWED
+    if key_len + value_len > MAX_CONTEXT_BYTES or not _fits(call, key_len + value_len):
+        return TOO_LARGE
+    key, value = memory.read_text(key_ptr, key_len), memory.read_text(value_ptr, value_len)
     if key is None or value is None or not key:
         return INVALID
-    if key_len + value_len > MAX_CONTEXT_BYTES or not _hold(call, key_len + value_len):
-        return TOO_LARGE
+    call.held_bytes += key_len + value_len
     call.context_changes[key] = value
     return OK
 
@@ -254,17 +259,17 @@ def _header_change(
 ) -> tuple[HookCall, str, str] | int:
     call = _call(frame)
     memory = GuestMemory(frame)
-    name, value = memory.read_text(name_ptr, name_len), memory.read_text(value_ptr, value_len)
+    name_len, value_len = memory.check(name_ptr, name_len), memory.check(value_ptr, value_len)
     if call.phase is Phase.CALL:
         return NOT_ALLOWED
+    if value_len > MAX_HEADER_BYTES or not _fits(call, name_len + value_len):
+        return TOO_LARGE
+    name, value = memory.read_text(name_ptr, name_len), memory.read_text(value_ptr, value_len)
     if name is None or value is None or not valid_header_name(name) or not valid_header_value(value):
         return INVALID
-    if value_len > MAX_HEADER_BYTES:
-        return TOO_LARGE
     if name.lower() == "set-cookie" and not _one_cookie(value):
         return INVALID
-    if not _hold(call, name_len + value_len):
-        return TOO_LARGE
+    call.held_bytes += name_len + value_len
     return call, name, value
 
 

@@ -48,6 +48,8 @@ from . import engine as engine_module
 logger = logging.getLogger("wasmhooks.runtime")
 
 SIGNATURE_BYTES = 32
+MAX_FILE_BYTES = 1024**3
+"""Larger files in the folder are not ours: ignored, never read."""
 LOCK_TIMEOUT = 60.0
 """Seconds a process waits for another one compiling the same module before compiling it too."""
 
@@ -60,6 +62,9 @@ _FD_FOLDER: str | None = "/dev/fd" if os.path.isdir("/dev/fd") else None
 _fcntl: ModuleType | None = importlib.import_module("fcntl") if os.name == "posix" else None
 
 Buffer = bytes | bytearray | memoryview
+# Never through a symbolic link (another user of the folder could point it anywhere), and never
+# waiting on a FIFO put in a file's place.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 class ArtifactStore:
@@ -84,11 +89,14 @@ class ArtifactStore:
         mac.update(artifact)
         return mac.digest()
 
-    def _seal(self, signature: bytes, status: os.stat_result, description: bytes) -> bytes:
+    def _seal(self, sha256: str, signature: bytes, status: os.stat_result, description: bytes) -> bytes:
         """What vouches, without hashing the artifact, for its file as `status` describes it,
-        and for the description stored beside the seal."""
+        as the compiled module `sha256` (so no other module's files can pass for it), and for
+        the description stored beside the seal."""
         identity = _IDENTITY.pack(status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-        return hmac.new(self._key, b"seal:" + signature + identity + description, hashlib.sha256).digest()
+        module = f"{sha256}:{engine_module.fingerprint()}:".encode()
+        message = b"seal:" + module + signature + identity + description
+        return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def load_sealed(
         self, sha256: str, engine: wasmtime.Engine | None = None
@@ -102,12 +110,15 @@ class ArtifactStore:
             return None
         signature, seal, description = record[:SIGNATURE_BYTES], record[SIGNATURE_BYTES:_HEAD], record[_HEAD:]
         try:
-            fd = os.open(self.path(sha256, ".cwasm"), os.O_RDONLY)
+            fd = os.open(self.path(sha256, ".cwasm"), _READ_FLAGS)
         except OSError:
             return None
         try:
             status = os.fstat(fd)
-            if not (_ours(status) and hmac.compare_digest(seal, self._seal(signature, status, description))):
+            if not (
+                _ours(status)
+                and hmac.compare_digest(seal, self._seal(sha256, signature, status, description))
+            ):
                 return None
             module = wasmtime.Module.deserialize_file(
                 engine or engine_module.get_engine(), f"{_FD_FOLDER}/{fd}"
@@ -129,13 +140,11 @@ class ArtifactStore:
         if sealed is not None:
             return sealed
         path = self.path(sha256, ".cwasm")
-        try:
-            with open(path, "rb", buffering=0) as handle:
-                # Taken before reading: if the file changes meanwhile, the seal will not match it.
-                status = os.fstat(handle.fileno())
-                artifact = handle.read()
-        except OSError:
+        # The status is taken before reading: if the file changes meanwhile, the seal will not match it.
+        found = _read_with_status(path)
+        if found is None:
             return None
+        artifact, status = found
         record = _read(self.path(sha256, ".sig")) or b""
         signature, description = record[:SIGNATURE_BYTES], record[_HEAD:]
         if not hmac.compare_digest(signature, self.sign(sha256, artifact, description)):
@@ -147,7 +156,7 @@ class ArtifactStore:
             logger.warning("cannot load compiled module %s: %s", path, one_line(exc))
             return None
         if _FD_FOLDER is not None and _ours(status):
-            seal = self._seal(signature, status, description)
+            seal = self._seal(sha256, signature, status, description)
             self._write(self.path(sha256, ".sig"), signature + seal + description)
         return module, description
 
@@ -163,7 +172,7 @@ class ArtifactStore:
         if status is not None:
             self._write(
                 self.path(sha256, ".sig"),
-                signature + self._seal(signature, status, description) + description,
+                signature + self._seal(sha256, signature, status, description) + description,
             )
 
     @contextmanager
@@ -192,7 +201,7 @@ class ArtifactStore:
         path = self.path(sha256, ".lock")
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
         except OSError as exc:
             self._cannot_write(path, exc)
             return None
@@ -257,11 +266,31 @@ def _ours(status: os.stat_result) -> bool:
 
 
 def _read(path: Path) -> bytes | None:
+    found = _read_with_status(path)
+    return None if found is None else found[0]
+
+
+def _read_with_status(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The bytes of the regular file `path` (not through a symbolic link, at most
+    `MAX_FILE_BYTES`) and its status as it was before they were read; None otherwise."""
     try:
-        with open(path, "rb", buffering=0) as handle:
-            return handle.read()
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
+            return None
+        data = bytearray()
+        while chunk := os.read(fd, 1 << 20):
+            data += chunk
+            if len(data) > MAX_FILE_BYTES:  # grew since the fstat
+                return None
+        return bytes(data), status
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def one_line(exc: BaseException) -> str:

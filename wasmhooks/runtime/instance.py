@@ -49,8 +49,13 @@ class Limits:
 
 
 class InstanceRefused(Exception):
-    """The pooled engine could not instantiate a module (no free slot, or a module larger than
-    a slot allows); the caller tries the on-demand engine, which reports any real problem."""
+    """The pooled engine has no free slot for an instance (before any guest code ran); the
+    caller tries the on-demand engine. (Modules that do not fit a slot at all are refused
+    when they are loaded into the pooled engine, before this.)"""
+
+
+# wasmtime's words when the pooling allocator has no free slot (instances, memories, tables).
+_POOL_FULL = "maximum concurrent limit"
 
 
 class GuestInstance:
@@ -74,8 +79,8 @@ class GuestInstance:
         """Instantiate `compiled` and run its `_initialize`, if any, under `limits`.
 
         `pre` is `compiled` already linked by `linker` (`Linker.instantiate_pre`), to skip
-        resolving its imports again. With `pooled`, `linker`, `compiled` and `pre` belong to
-        the pooled engine, and an instantiation error (not a trap) raises `InstanceRefused`.
+        resolving its imports again. With `pooled`, `linker` and `pre` belong to the pooled
+        engine, and a pool with no free slot raises `InstanceRefused`.
 
         Raises `HookMemoryExceeded` when the module's declared memory exceeds the cap, and
         any other `HookError` when its start function or `_initialize` fails.
@@ -115,7 +120,7 @@ class GuestInstance:
                     linker.instantiate_pre(compiled.module) if pre is None else pre
                 )
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                if pooled and type(exc) is wasmtime.WasmtimeError and self.frame.fault is None:
+                if pooled and type(exc) is wasmtime.WasmtimeError and _POOL_FULL in str(exc):
                     raise InstanceRefused(str(exc)) from exc
                 raise self._failure(exc, self.frame) from self.frame.fault
         self.memory_address = self.instance.memory_address("memory")
