@@ -481,7 +481,7 @@ def test_requests_in_flight_finish_on_the_version_they_started_with(hooks: Site)
     five times. Every request answers 200 and runs wholly on one version (`X-Before` from
     `on_request` equals `X-After` from `on_response`).
 
-    One slow request per server starts before the first change and sleeps in the view well past
+    One slow request per server starts before the first change and sleeps in the view (5 s) well past
     it; the view then reports the version its worker runs now. It must be the new one, while the
     request itself still ends on the old one: a swap under a request in flight.
     """
@@ -495,7 +495,7 @@ def test_requests_in_flight_finish_on_the_version_they_started_with(hooks: Site)
     straddling: list[Sample] = []
     straddlers = [
         threading.Thread(
-            target=lambda s=server: straddling.append(_get(s, "/straddle/?module=flipped&sleep=3.5"))
+            target=lambda s=server: straddling.append(_get(s, "/straddle/?module=flipped&sleep=5"))
         )
         for server in hooks.servers
     ]
