@@ -315,3 +315,20 @@ def test_a_fifo_or_a_link_in_the_folder_is_never_waited_on_nor_followed(tmp_path
     worker.join(timeout=10)
     assert found == [7]
     assert not outside.exists()
+
+
+def test_files_too_large_or_that_cannot_be_read_are_as_if_not_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"12345678")
+    assert artifacts._read(path) == b"12345678"
+    monkeypatch.setattr(artifacts, "MAX_FILE_BYTES", 7)
+    assert artifacts._read(path) is None
+    monkeypatch.setattr(artifacts, "MAX_FILE_BYTES", 8)
+
+    def failing_read(fd: int, size: int) -> bytes:
+        raise OSError(errno.EIO, "input/output error")
+
+    monkeypatch.setattr(artifacts.os, "read", failing_read)
+    assert artifacts._read(path) is None

@@ -279,18 +279,16 @@ def _read_with_status(path: Path) -> tuple[bytes, os.stat_result] | None:
         return None
     try:
         status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
+        if not stat.S_ISREG(status.st_mode):
             return None
         data = bytearray()
-        while chunk := os.read(fd, 1 << 20):
+        while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
             data += chunk
-            if len(data) > MAX_FILE_BYTES:  # grew since the fstat
-                return None
-        return bytes(data), status
-    except OSError:
+    except OSError:  # an I/O error: as if the file were not there
         return None
     finally:
         os.close(fd)
+    return (bytes(data), status) if len(data) <= MAX_FILE_BYTES else None
 
 
 def one_line(exc: BaseException) -> str:
