@@ -79,7 +79,7 @@ test-wheel: install guests
 	$(PYTHON) -m venv $(WHEEL_DIR)/venv
 	$(WHEEL_DIR)/venv/bin/pip install --quiet "$$(ls $(WHEEL_DIR)/dist/*.whl)[test]"
 	mkdir -p $(WHEEL_DIR)/run
-	cp -r tests guest-examples demo_project manage.py pyproject.toml $(WHEEL_DIR)/run/
+	cp -r tests bench guest-examples demo_project manage.py pyproject.toml $(WHEEL_DIR)/run/
 	rm -rf $(WHEEL_DIR)/run/demo_project/db.sqlite3 $(WHEEL_DIR)/run/guest-examples/assemblyscript/node_modules
 	cd $(WHEEL_DIR)/run && ./../venv/bin/python -c "import wasmhooks, sys; \
 		assert 'site-packages' in wasmhooks.__file__, wasmhooks.__file__; print('testing', wasmhooks.__file__)"
