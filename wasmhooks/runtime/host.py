@@ -182,7 +182,7 @@ class WasmHost:
                         pooled_engine.linker, compiled, limits, wasi_config, label, state, pre, pooled=True
                     )
                 except InstanceRefused:
-                    pass  # no free slot, or too large for one: the on-demand engine says which
+                    pass  # the pool has no free slot: the on-demand engine takes it
         main = self._linked_engine()
         pre = main.prelink(compiled, self.modules)
         return GuestInstance(main.linker, compiled, limits, wasi_config, label, state, pre)

@@ -67,9 +67,6 @@ _store_context = _bind("wasmtime_store_context", _ADDRESS, _ADDRESS)
 _store_delete = _bind("wasmtime_store_delete", None, _ADDRESS)
 _store_limiter = _bind("wasmtime_store_limiter", None, _ADDRESS, *[ctypes.c_int64] * 5)
 _set_wasi = _bind("wasmtime_context_set_wasi", _ADDRESS, _ADDRESS, _ADDRESS)
-caller_context = _bind("wasmtime_caller_context", _ADDRESS, _ADDRESS)
-"""`caller_context(caller) -> context`: the store context of a host callback's caller (the
-same address as the store's own context, which is what host functions use)."""
 memory_base = _bind("wasmtime_memory_data", _ADDRESS, _ADDRESS, _ADDRESS)
 """`memory_base(context, memory) -> address` of a memory's first byte (None when it is empty)."""
 memory_size = _bind("wasmtime_memory_data_size", _SIZE, _ADDRESS, _ADDRESS)
