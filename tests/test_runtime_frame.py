@@ -59,7 +59,7 @@ def test_frames_belong_to_their_thread() -> None:
 
 def test_frame_without_memory_refuses_to_read_it() -> None:
     with pytest.raises(GuestFault, match="exports no memory"):
-        CallFrame(None, "m", "f").memory_region()
+        CallFrame(None, "m", "f").memory_view()
 
 
 MEMORY_GUEST = """

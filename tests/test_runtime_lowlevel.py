@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 
@@ -62,9 +61,8 @@ def add64(frame: CallFrame, wide: int, narrow: int) -> int:
 
 
 def look(frame: CallFrame) -> None:
-    base, size = frame.memory_region()
-    high = ctypes.string_at(base + 131072, 1) if size > 131072 else b""
-    frame.state.append((size, ctypes.string_at(base, 5), high))
+    view = frame.grown_memory_view()
+    frame.state.append((len(view), bytes(view[:5]), bytes(view[131072:131073])))
 
 
 FUNCTIONS = [

@@ -31,7 +31,6 @@ class CallFrame:
     """
 
     __slots__ = (
-        "_base",
         "_context",
         "_memory",
         "_previous",
@@ -50,7 +49,6 @@ class CallFrame:
         self._previous: CallFrame | None = None
         self._context: int | None = None
         self._memory: int | None = None
-        self._base = 0
         self._view: memoryview | None = None
 
     def attach_memory(self, context: int, memory: int | None) -> None:
@@ -65,8 +63,8 @@ class CallFrame:
         if not size:
             view = memoryview(bytearray())
         else:
-            self._base = lowlevel.memory_base(self._context, self._memory) or 0
-            view = memoryview((ctypes.c_char * size).from_address(self._base)).cast("B")
+            base = lowlevel.memory_base(self._context, self._memory)
+            view = memoryview((ctypes.c_char * size).from_address(base)).cast("B")
         self._view = view
         return view
 
@@ -93,14 +91,6 @@ class CallFrame:
         if lowlevel.memory_size(self._context, self._memory) != len(view):
             view = self._look()
         return view
-
-    def memory_region(self) -> tuple[int, int]:
-        """The guest memory's current (base address, size in bytes).
-
-        Raises `GuestFault` when the guest exports no memory.
-        """
-        size = len(self.grown_memory_view())
-        return self._base, size
 
     def __enter__(self) -> CallFrame:
         self._previous = getattr(_local, "frame", None)

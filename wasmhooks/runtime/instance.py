@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -157,11 +156,10 @@ class GuestInstance:
         """
         if self.memory_address is None:
             raise ValueError("the module exports no memory named 'memory'")
-        size = self.raw.memory_size(self.memory_address)
-        if ptr < 0 or length < 0 or ptr + length > size:
-            raise ValueError(f"range of {length} bytes at {ptr} is outside guest memory ({size} bytes)")
-        base = lowlevel.memory_base(self.raw.context, self.memory_address)
-        return ctypes.string_at(base + ptr, length) if length else b""
+        view = self.frame.grown_memory_view()
+        if ptr < 0 or length < 0 or ptr + length > len(view):
+            raise ValueError(f"range of {length} bytes at {ptr} is outside guest memory ({len(view)} bytes)")
+        return view[ptr : ptr + length].tobytes()
 
     def has_function(self, name: str) -> bool:
         return name in self.compiled.functions
