@@ -145,7 +145,9 @@ def test_nothing_cached_for_unknown_bytes() -> None:
 def test_concurrent_loads_compile_once(compiles: list[int]) -> None:
     cache = ModuleCache(None, KEY)
     results = []
-    with cache._lock:  # every thread misses the fast path and queues on the lock
+    with cache._loading.hold(
+        hashlib.sha256(wasm()).hexdigest()
+    ):  # every thread misses the fast path and queues
         threads = [threading.Thread(target=lambda: results.append(cache.load(wasm()))) for _ in range(4)]
         for thread in threads:
             thread.start()
@@ -349,6 +351,27 @@ def numbered(n: int) -> bytes:
     return wasm(f'(module (func (export "n") (result i32) i32.const {n}))')
 
 
+def test_a_module_waiting_for_another_process_does_not_hold_up_other_modules(
+    tmp_path: Path, compiles: list[int]
+) -> None:
+    cache = ModuleCache(tmp_path, KEY)
+    waiting = numbered(1)
+    loaded: list[CompiledModule] = []
+    # Another process of the host compiles module 1: it holds the host's lock on it.
+    with ArtifactStore(tmp_path, KEY).lock(hashlib.sha256(waiting).hexdigest()):
+        waiter = threading.Thread(target=lambda: loaded.append(cache.load(waiting)))
+        waiter.start()
+        time.sleep(0.1)
+        other = threading.Thread(target=lambda: loaded.append(cache.load(numbered(2))))
+        other.start()
+        other.join(10)
+        assert [compiled.sha256 for compiled in loaded] == [hashlib.sha256(numbered(2)).hexdigest()]
+        assert waiter.is_alive()
+    waiter.join(10)
+    assert len(loaded) == 2
+    assert compiles == [len(numbered(2)), len(waiting)]
+
+
 def test_the_process_keeps_the_most_recently_compiled_modules(compiles: list[int]) -> None:
     cache = ModuleCache(None, b"k", max_modules=2)
     first = cache.load(numbered(1))
@@ -471,7 +494,9 @@ def test_a_module_known_meanwhile_by_another_thread_is_not_loaded_twice(tmp_path
     other = ModuleCache(tmp_path, KEY).load_known(sha256, len(module))
     assert other is not None
     found: list[CompiledModule | None] = []
-    with cache._lock:  # the thread misses the fast path and waits; meanwhile another load lands
+    with cache._loading.hold(
+        sha256
+    ):  # the thread misses the fast path and waits; meanwhile another load lands
         thread = threading.Thread(target=lambda: found.append(cache.load_known(sha256, len(module))))
         thread.start()
         time.sleep(0.05)

@@ -193,6 +193,65 @@ def test_a_lock_from_before_a_fork_is_replaced_on_first_use(monkeypatch: pytest.
         assert lock._lock.locked()
 
 
+def _holding(locks: engine.KeyedLocks, key: str) -> tuple[threading.Thread, threading.Event]:
+    """A thread that holds `key` until the returned event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with locks.hold(key):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(5)
+    return thread, release
+
+
+def test_keyed_locks_make_threads_on_one_key_wait_and_no_others() -> None:
+    locks = engine.KeyedLocks()
+    holder, release = _holding(locks, "a")
+    entered: list[str] = []
+
+    def enter(key: str) -> None:
+        with locks.hold(key):
+            entered.append(key)
+
+    waiters = [threading.Thread(target=enter, args=(key,)) for key in "ab"]
+    for waiter in waiters:
+        waiter.start()
+    waiters[1].join(5)
+    time.sleep(0.05)
+    assert entered == ["b"]  # "a" still waits for its holder
+    release.set()
+    holder.join()
+    waiters[0].join(5)
+    assert entered == ["b", "a"]
+
+
+def test_keyed_locks_forget_a_key_nobody_holds_or_awaits() -> None:
+    locks = engine.KeyedLocks()
+    with locks.hold("a"), locks.hold("b"):
+        assert len(locks) == 2
+    assert len(locks) == 0
+    with pytest.raises(ValueError, match="boom"), locks.hold("a"):
+        raise ValueError("boom")
+    assert len(locks) == 0
+
+
+def test_after_a_fork_keyed_locks_held_by_lost_threads_are_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    locks = engine.KeyedLocks()
+    holder, release = _holding(locks, "a")
+    monkeypatch.setattr(engine, "_generation", engine._generation + 1)  # as in a forked child
+    with locks.hold("a"):  # the holder's thread would not exist in a child
+        assert len(locks) == 1
+    release.set()
+    holder.join()  # and letting go of the old lock leaves the new ones alone
+    with locks.hold("a"):
+        assert len(locks) == 1
+    assert len(locks) == 0
+
+
 def test_deadlines_are_worked_out_once_per_timeout_and_never_kept_without_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -144,6 +144,8 @@ class ModuleCache:
 
     The process keeps the `max_modules` most recently compiled; an entry dropped here stays
     alive as long as something else (a loaded module) holds it. On disk, see `artifacts`.
+    Threads loading one module wait for each other; a thread loading another module does not
+    wait for them, however long a compile (or another process's compile) takes.
     """
 
     def __init__(
@@ -153,7 +155,8 @@ class ModuleCache:
         self.disk = ArtifactStore(self.cache_dir, signing_key) if self.cache_dir else None
         self.max_modules = max_modules
         self._compiled: OrderedDict[str, CompiledModule] = OrderedDict()
-        self._lock = engine_module.ForkSafeLock()
+        self._compiled_lock = engine_module.ForkSafeLock()  # held only to change `_compiled`
+        self._loading = engine_module.KeyedLocks()  # held per sha256 while a module is loaded
 
     def load(self, wasm: bytes, *, keep: bool = True) -> CompiledModule:
         """Return the compiled form of `wasm`, compiling it only if no cache has it.
@@ -167,7 +170,7 @@ class ModuleCache:
         compiled = self.cached(sha256)
         if compiled is not None:
             return compiled
-        with self._lock:
+        with self._loading.hold(sha256):
             compiled = self.cached(sha256)
             if compiled is None:
                 compiled = self._load(sha256, wasm, keep)
@@ -182,7 +185,7 @@ class ModuleCache:
         compiled = self.cached(sha256)
         if compiled is not None or self.disk is None:
             return compiled
-        with self._lock:
+        with self._loading.hold(sha256):
             compiled = self.cached(sha256)
             if compiled is None:
                 with self.disk.lock(sha256):
@@ -211,7 +214,7 @@ class ModuleCache:
 
     def keep(self, compiled: CompiledModule) -> None:
         """Keep a module compiled with `load(keep=False)`, in memory and (if set) on disk."""
-        with self._lock:
+        with self._loading.hold(compiled.sha256):
             if self.cached(compiled.sha256) is not None:
                 return
             disk = self.disk
@@ -222,10 +225,11 @@ class ModuleCache:
             self._remember(compiled)
 
     def _remember(self, compiled: CompiledModule) -> None:
-        self._compiled[compiled.sha256] = compiled
-        self._compiled.move_to_end(compiled.sha256)
-        while len(self._compiled) > self.max_modules:
-            self._compiled.popitem(last=False)
+        with self._compiled_lock:
+            self._compiled[compiled.sha256] = compiled
+            self._compiled.move_to_end(compiled.sha256)
+            while len(self._compiled) > self.max_modules:
+                self._compiled.popitem(last=False)
 
     def cached(self, sha256: str) -> CompiledModule | None:
         """The module already compiled for `sha256` in this process, if any."""
@@ -243,13 +247,13 @@ class ModuleCache:
         """
         if compiled.generation == engine_module.generation():
             return compiled
-        with self._lock:
+        with self._loading.hold(compiled.sha256):
             current = self._compiled.get(compiled.sha256)
             if current is None or current.generation != engine_module.generation():
                 module = self.module_for(engine_module.get_engine(), compiled)
                 # What it imports and exports is the same for every Engine.
                 current = dataclasses.replace(compiled, module=module, generation=engine_module.generation())
-                self._compiled[compiled.sha256] = current
+                self._remember(current)
             return current
 
     def module_for(self, engine: wasmtime.Engine, compiled: CompiledModule) -> wasmtime.Module:

@@ -13,12 +13,15 @@ built against the old Engine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import os
 import threading
+from collections.abc import Iterator
 from importlib.metadata import version
+from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -143,6 +146,41 @@ class ForkSafeLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self._lock.release()
+
+
+class KeyedLocks:
+    """One lock per key, held by `hold(key)`: threads working on one key wait for each other,
+    never for threads working on another. A key's lock goes when no thread holds or awaits it.
+
+    A forked child forgets every lock, as `ForkSafeLock` does.
+    """
+
+    def __init__(self) -> None:
+        self._guard = ForkSafeLock()
+        # key -> [its lock, the threads holding or awaiting it]
+        self._locks: dict[str, list[Any]] = {}
+        self._generation = _generation
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            if self._generation != _generation:
+                self._locks = {}
+                self._generation = _generation
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0 and self._locks.get(key) is entry:
+                    del self._locks[key]
+
+    def __len__(self) -> int:
+        """Keys whose lock is held or awaited."""
+        return len(self._locks)
 
 
 def get_engine() -> wasmtime.Engine:
